@@ -1,0 +1,127 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import Logging
+import ParleyAuth
+import ParleyCore
+import ParleyServer
+import ParleyStore
+
+@main
+struct Parley: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parley",
+        abstract: "A multi-tenant AI chat service with a to-do agent built in.",
+        subcommands: [Serve.self, Token.self, Migrate.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Options every subcommand shares; they override environment, `.env` and config file.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "JSON configuration file (also PARLEY_CONFIG).")
+    var config: String?
+
+    @Option(name: .long, help: "Directory for the SQLite files and the development key (data.dir).")
+    var dataDir: String?
+
+    func load(_ extra: [String: ConfigContent] = [:]) async throws -> ParleyConfiguration {
+        var overrides = extra
+        if let dataDir { overrides["data.dir"] = .string(dataDir) }
+        let reader = try await ParleyConfiguration.reader(overrides: overrides, configFile: config)
+        return try ParleyConfiguration(reader: reader)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP server (the default).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: "Address to listen on (http.host).")
+    var host: String?
+
+    @Option(name: .long, help: "Port to listen on (http.port).")
+    var port: Int?
+
+    @Option(name: .long, help: "Accept tokens of the built-in development issuer (auth.dev); default: only on loopback.")
+    var devAuth: Bool?
+
+    func run() async throws {
+        var overrides: [String: ConfigContent] = [:]
+        if let host { overrides["http.host"] = .string(host) }
+        if let port { overrides["http.port"] = .int(port) }
+        if let devAuth { overrides["auth.dev"] = .bool(devAuth) }
+        let configuration = try await common.load(overrides)
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        var logger = Logger(label: "parley")
+        logger.logLevel = level
+        let app = try await buildApplication(configuration: configuration, logger: logger)
+        logger.info(
+            "parley listening",
+            metadata: [
+                "address": "http://\(configuration.host):\(configuration.port)",
+                "data_dir": "\(configuration.dataDirectoryURL.path)",
+                "dev_auth": "\(configuration.devAuthEnabled)",
+            ])
+        try await app.runService()
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a token of the development issuer (for curl and local tools).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: "The user (token subject).")
+    var user: String
+
+    @Option(name: .long, help: "A tenant the token grants; repeat for several.")
+    var tenant: [String]
+
+    @Flag(name: .long, help: "Grant the admin role.")
+    var admin = false
+
+    @Option(name: .long, help: "Lifetime in seconds.")
+    var ttl: Int = 12 * 3600
+
+    func validate() throws {
+        guard UserID(user) != nil else { throw ValidationError("--user must be 1–255 printable characters without spaces") }
+        guard !tenant.isEmpty else { throw ValidationError("give at least one --tenant") }
+        for name in tenant where TenantID(name) == nil {
+            throw ValidationError("--tenant \(name) must match ^[a-z][a-z0-9_]{0,62}$")
+        }
+        guard ttl > 0, ttl <= 30 * 24 * 3600 else { throw ValidationError("--ttl must be 1 to 2592000 seconds") }
+    }
+
+    func run() async throws {
+        let configuration = try await common.load()
+        let issuer = try DevelopmentIssuer.loadOrCreate(dataDirectory: configuration.dataDirectoryURL)
+        let token = try await issuer.token(
+            user: UserID(user)!, tenants: tenant.compactMap(TenantID.init), admin: admin, lifetime: TimeInterval(ttl))
+        print(token)
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bring every tenant database to the latest schema, or roll back the latest migration.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Flag(name: .long, help: "Undo the latest migration of every tenant (stop the server first).")
+    var rollback = false
+
+    func run() async throws {
+        let configuration = try await common.load()
+        let provider = try SQLiteStoreProvider(dataDirectory: configuration.dataDirectoryURL, logger: Logger(label: "parley.migrate"))
+        let versions = rollback ? try await provider.rollbackAll() : try await provider.migrateAll()
+        try await provider.close()
+        if versions.isEmpty { print("no tenants yet in \(configuration.dataDirectoryURL.path)") }
+        for (tenant, version) in versions.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            print("\(tenant): schema version \(version)")
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import ParleyCore
+
+/// One chat turn, statelessly: load the conversation from storage, let the agent answer with
+/// tools bound to the caller, store the user's message and the answer together.
+public struct ChatService: Sendable {
+    public static let maxMessageLength = 8_000
+    public static let maxTitleLength = 60
+
+    let agent: any ChatAgent
+    /// How many earlier messages the agent sees.
+    let contextMessages: Int
+
+    public init(agent: any ChatAgent, contextMessages: Int = 20) {
+        self.agent = agent
+        self.contextMessages = contextMessages
+    }
+
+    public struct Turn: Sendable {
+        public let conversation: Conversation
+        public let userMessage: Message
+        public let assistantMessage: Message
+        public let reply: AgentReply
+    }
+
+    /// Checks a message before anything is read or written.
+    public static func validMessage(_ text: String) throws -> String {
+        guard text.count <= maxMessageLength else {
+            throw ParleyError.invalid(field: "message", reason: "must be at most \(maxMessageLength) characters")
+        }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw ParleyError.invalid(field: "message", reason: "must not be empty") }
+        return trimmed
+    }
+
+    public func send(_ text: String, conversationID: Int?, user: UserID, store: any TenantStore) async throws -> Turn {
+        let message = try Self.validMessage(text)
+        var conversation: Conversation?
+        var history: [Message] = []
+        if let conversationID {
+            guard let existing = try await store.conversations.get(user: user, id: conversationID) else {
+                throw ParleyError.notFound("conversation \(conversationID)")
+            }
+            conversation = existing
+            history = try await store.conversations.messages(
+                user: user, conversation: conversationID, limit: contextMessages, before: nil)
+        }
+        let tools = TaskToolExecutor(tasks: TaskService(repository: store.tasks, user: user))
+        let reply = try await agent.respond(to: message, history: history, tools: tools)
+
+        // Written only once the answer exists: a failed turn leaves no half-conversation.
+        let target: Conversation
+        if let conversation {
+            target = conversation
+        } else {
+            target = try await store.conversations.create(user: user, title: Self.title(for: message))
+        }
+        let stored = try await store.conversations.append(
+            user: user, conversation: target.id,
+            messages: [
+                NewMessage(role: .user, content: message),
+                NewMessage(role: .assistant, content: reply.text, toolCalls: reply.toolCalls, model: reply.model),
+            ])
+        guard stored.count == 2 else { throw ParleyError.unavailable("the message could not be stored") }
+        return Turn(conversation: target, userMessage: stored[0], assistantMessage: stored[1], reply: reply)
+    }
+
+    static func title(for message: String) -> String {
+        let firstLine = message.split(whereSeparator: \.isNewline).first.map(String.init) ?? message
+        guard firstLine.count > maxTitleLength else { return firstLine }
+        return String(firstLine.prefix(maxTitleLength - 1)) + "…"
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import ParleyCore
+
+/// Runs a tool by name for one caller. Never throws: every failure becomes a result the agent
+/// (or a model) can read, `{"error": {"code", "message"}}`.
+public protocol ToolExecutor: Sendable {
+    func call(_ name: String, arguments: JSONValue) async -> ToolCallRecord
+}
+
+/// The task tools bound to one user's `TaskService` (so to one tenant and one user).
+public struct TaskToolExecutor: ToolExecutor {
+    let tasks: TaskService
+
+    public init(tasks: TaskService) {
+        self.tasks = tasks
+    }
+
+    public func call(_ name: String, arguments: JSONValue) async -> ToolCallRecord {
+        let result: JSONValue
+        do {
+            guard let definition = TaskTools.definition(named: name) else {
+                throw ToolError(code: "unknown_tool", message: "no tool named \(name)")
+            }
+            if let problem = JSONSchemaValidator.problem(with: arguments, against: definition.inputSchema) {
+                throw ToolError(code: "invalid_arguments", message: problem)
+            }
+            result = try await run(name, arguments)
+        } catch let error as ToolError {
+            result = Self.error(code: error.code, message: error.message)
+        } catch let error as ParleyError {
+            switch error {
+            case .notFound(let what): result = Self.error(code: "not_found", message: "\(what) not found")
+            case .invalid(let field, let reason): result = Self.error(code: "invalid_arguments", message: "\(field): \(reason)")
+            default: result = Self.error(code: "failed", message: "the task service could not do this")
+            }
+        } catch {
+            result = Self.error(code: "unavailable", message: "the task store is unavailable, try again")
+        }
+        return ToolCallRecord(name: name, arguments: arguments, result: result)
+    }
+
+    private func run(_ name: String, _ arguments: JSONValue) async throws -> JSONValue {
+        switch name {
+        case TaskTools.addTask.name:
+            let task = try await tasks.add(
+                title: arguments["title"]?.stringValue ?? "", description: arguments["description"]?.stringValue)
+            return ["task": Self.json(task)]
+        case TaskTools.listTasks.name:
+            let filter = arguments["status"]?.stringValue.flatMap(TaskStatus.init(rawValue:))
+            let list = try await tasks.list(status: filter)
+            return ["tasks": .array(list.map(Self.json)), "count": JSONValue(list.count)]
+        case TaskTools.completeTask.name:
+            let id = arguments["task_id"]?.intValue ?? 0
+            let before = try await tasks.get(id: id)
+            let task = try await tasks.complete(id: id)
+            return ["task": Self.json(task), "already_completed": .bool(before.status == .completed)]
+        case TaskTools.deleteTask.name:
+            return ["task": Self.json(try await tasks.delete(id: arguments["task_id"]?.intValue ?? 0)), "deleted": true]
+        case TaskTools.updateTask.name:
+            let patch = TaskPatch(
+                title: arguments["title"]?.stringValue, description: arguments["description"]?.stringValue,
+                status: arguments["status"]?.stringValue.flatMap(TaskStatus.init(rawValue:)))
+            return ["task": Self.json(try await tasks.update(id: arguments["task_id"]?.intValue ?? 0, patch: patch))]
+        default:
+            throw ToolError(code: "unknown_tool", message: "no tool named \(name)")
+        }
+    }
+
+    static func error(code: String, message: String) -> JSONValue {
+        ["error": ["code": .string(code), "message": .string(message)]]
+    }
+
+    public static func json(_ task: TodoTask) -> JSONValue {
+        [
+            "id": JSONValue(task.id),
+            "title": .string(task.title),
+            "description": task.description.map(JSONValue.string) ?? .null,
+            "status": .string(task.status.rawValue),
+        ]
+    }
+}
+
+struct ToolError: Error {
+    let code: String
+    let message: String
+}

@@ -1,0 +1,78 @@
+/// Storage protocols. Every method is scoped to one tenant (by the store it is called on) and
+/// one user (by its `user` argument): there is no call that reads across users, so a route
+/// cannot forget the check. SQLite implements them today; PostgreSQL (schema per tenant) next.
+
+/// A partial change to a task. `nil` leaves a field as it is; an empty description clears it.
+public struct TaskPatch: Sendable, Hashable {
+    public var title: String?
+    public var description: String?
+    public var status: TaskStatus?
+
+    public init(title: String? = nil, description: String? = nil, status: TaskStatus? = nil) {
+        self.title = title
+        self.description = description
+        self.status = status
+    }
+
+    public var isEmpty: Bool { title == nil && description == nil && status == nil }
+}
+
+public protocol TaskRepository: Sendable {
+    /// Creates a task with the user's next task number.
+    func create(user: UserID, title: String, description: String?) async throws -> TodoTask
+    /// The user's tasks in number order, optionally only those with `status`.
+    func list(user: UserID, status: TaskStatus?) async throws -> [TodoTask]
+    func get(user: UserID, id: Int) async throws -> TodoTask?
+    /// Applies `patch`; `nil` when the user has no such task.
+    func update(user: UserID, id: Int, patch: TaskPatch) async throws -> TodoTask?
+    /// Deletes and returns the task; `nil` when the user has no such task.
+    func delete(user: UserID, id: Int) async throws -> TodoTask?
+}
+
+public protocol ConversationRepository: Sendable {
+    func create(user: UserID, title: String) async throws -> Conversation
+    func get(user: UserID, id: Int) async throws -> Conversation?
+    /// Most recently active first; `before` is a conversation id to page from.
+    func list(user: UserID, limit: Int, before: Int?) async throws -> [Conversation]
+    /// Deletes the conversation with its messages and feedback; `false` when not the user's.
+    func delete(user: UserID, id: Int) async throws -> Bool
+    /// Appends messages in order (one write) and touches the conversation.
+    func append(user: UserID, conversation: Int, messages: [NewMessage]) async throws -> [Message]
+    /// The newest `limit` messages with an id below `before`, returned oldest first; of one
+    /// conversation, or of all the user's conversations when `conversation` is nil.
+    func messages(user: UserID, conversation: Int?, limit: Int, before: Int?) async throws -> [Message]
+}
+
+public protocol FeedbackRepository: Sendable {
+    /// Records (or replaces) the user's rating of one of their assistant messages;
+    /// `nil` when the message is not an assistant message of the user's.
+    func submit(user: UserID, messageID: Int, rating: FeedbackRating, comment: String?) async throws -> Feedback?
+}
+
+/// Everything stored for one tenant.
+public protocol TenantStore: Sendable {
+    var tenant: TenantID { get }
+    var tasks: any TaskRepository { get }
+    var conversations: any ConversationRepository { get }
+    var feedback: any FeedbackRepository { get }
+}
+
+public enum TenantProvisioning: Sendable {
+    /// Create the tenant's storage when it does not exist yet.
+    case createIfMissing
+    /// Only open tenants that were provisioned before.
+    case existingOnly
+}
+
+/// Opens the stores of tenants and manages their schema.
+public protocol TenantStoreProvider: Sendable {
+    /// The tenant's store; throws `ParleyError.notFound` for an unknown tenant with `.existingOnly`.
+    func store(for tenant: TenantID, provisioning: TenantProvisioning) async throws -> any TenantStore
+    /// Tenants that have storage.
+    func tenants() async throws -> [TenantID]
+    /// Brings every tenant to the latest schema; returns each tenant's version afterwards.
+    func migrateAll() async throws -> [TenantID: Int]
+    /// Throws when the storage cannot serve requests (readiness).
+    func checkHealth() async throws
+    func close() async throws
+}

@@ -1,0 +1,77 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ParleyCore
+
+extension Request {
+    /// Reads and decodes a JSON body, naming the field at fault when it does not fit `type`.
+    func decodeJSON<T: Decodable>(_ type: T.Type, context: ParleyRequestContext) async throws -> T {
+        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else { throw HTTPProblem.malformed("a JSON request body is required") }
+        do {
+            return try JSONCoding.decoder.decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw Self.problem(for: error)
+        }
+    }
+
+    static func problem(for error: DecodingError) -> HTTPProblem {
+        func path(_ codingPath: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
+            (codingPath + (last.map { [$0] } ?? [])).map { $0.intValue.map(String.init) ?? $0.stringValue }
+                .joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath, key)
+            return .malformed("\(field) is required", field: field)
+        case .typeMismatch(let type, let context):
+            let field = path(context.codingPath)
+            return .malformed("\(field) must be \(describe(type))", field: field.isEmpty ? nil : field)
+        case .valueNotFound(let type, let context):
+            let field = path(context.codingPath)
+            return .malformed("\(field) must be \(describe(type)), not null", field: field)
+        case .dataCorrupted(let context):
+            let field = path(context.codingPath)
+            if field.isEmpty { return .malformed("the request body is not valid JSON") }
+            return .malformed("\(field) has an invalid value", field: field)
+        @unknown default:
+            return .malformed("the request body could not be read")
+        }
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type: "an integer"
+        case is Bool.Type: "true or false"
+        case is Double.Type: "a number"
+        default: "of another type (\(type))"
+        }
+    }
+
+    /// A query parameter as a positive integer within `range`, or nil when absent.
+    func intQuery(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let raw = uri.queryParameters[name[...]].map(String.init), !raw.isEmpty else { return nil }
+        guard let value = Int(raw), range.contains(value) else {
+            throw HTTPProblem.malformed("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)", field: name)
+        }
+        return value
+    }
+}
+
+extension Parameters {
+    /// A path id: a positive integer, or 404 (an id that cannot exist is not found, not malformed).
+    func id(_ name: String, what: String) throws -> Int {
+        guard let raw = get(name), let value = Int(raw), value > 0 else { throw ParleyError.notFound(what) }
+        return value
+    }
+}
+
+/// Encodes a value as a JSON response.
+func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    let data = try JSONCoding.encoder.encode(value)
+    return Response(
+        status: status, headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}

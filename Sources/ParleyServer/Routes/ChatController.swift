@@ -1,0 +1,183 @@
+import Foundation
+import Hummingbird
+import ParleyAgent
+import ParleyCore
+
+/// The chat API: one turn at a time, conversations and their history, and feedback.
+struct ChatController {
+    let stores: TenantStores
+    let chat: ChatService
+    let metrics: ParleyMetrics
+
+    func addRoutes(api: RouterGroup<ParleyRequestContext>, userScoped: RouterGroup<ParleyRequestContext>) {
+        api.post("chat", use: send)
+        api.get("chat/history", use: history)
+        api.post("chat/feedback", use: feedback)
+        api.get("conversations", use: conversations)
+        api.delete("conversations/{id}", use: deleteConversation)
+        userScoped.post("chat", use: sendForUser)
+    }
+
+    struct ChatBody: Decodable {
+        let message: String
+        let conversationID: Int?
+        let stream: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case message, stream
+            case conversationID = "conversation_id"
+        }
+    }
+
+    struct ChatReply: Encodable {
+        let conversationID: Int
+        let messageID: Int
+        let response: String
+        let toolCalls: [ToolCallRecord]
+        let model: String
+        let fallbackUsed: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case response, model
+            case conversationID = "conversation_id"
+            case messageID = "message_id"
+            case toolCalls = "tool_calls"
+            case fallbackUsed = "fallback_used"
+        }
+    }
+
+    /// The to-do chatbot's original contract: `{conversation_id, response, tool_calls}`.
+    struct UserChatReply: Encodable {
+        let conversationID: Int
+        let response: String
+        let toolCalls: [ToolCallRecord]
+
+        enum CodingKeys: String, CodingKey {
+            case response
+            case conversationID = "conversation_id"
+            case toolCalls = "tool_calls"
+        }
+    }
+
+    @Sendable func send(_ request: Request, context: ParleyRequestContext) async throws -> Response {
+        let turn = try await runTurn(request, context: context)
+        return try jsonResponse(
+            ChatReply(
+                conversationID: turn.conversation.id, messageID: turn.assistantMessage.id, response: turn.reply.text,
+                toolCalls: turn.reply.toolCalls, model: turn.reply.model, fallbackUsed: turn.reply.fallbackUsed))
+    }
+
+    @Sendable func sendForUser(_ request: Request, context: ParleyRequestContext) async throws -> Response {
+        let scope = try context.scope()
+        guard context.parameters.get("user_id") == scope.user.rawValue else {
+            throw ParleyError.forbidden("the path names another user than the token's subject")
+        }
+        let turn = try await runTurn(request, context: context)
+        return try jsonResponse(
+            UserChatReply(conversationID: turn.conversation.id, response: turn.reply.text, toolCalls: turn.reply.toolCalls))
+    }
+
+    func runTurn(_ request: Request, context: ParleyRequestContext) async throws -> ChatService.Turn {
+        let scope = try context.scope()
+        let body = try await request.decodeJSON(ChatBody.self, context: context)
+        if let id = body.conversationID, id <= 0 { throw ParleyError.notFound("conversation \(id)") }
+        _ = try ChatService.validMessage(body.message)  // before the store is even opened
+        let store = try await stores.store(for: scope.tenant)
+        let turn = try await chat.send(body.message, conversationID: body.conversationID, user: scope.user, store: store)
+        for call in turn.reply.toolCalls { metrics.recordToolCall(name: call.name, ok: call.result["error"] == nil) }
+        metrics.recordReply(model: turn.reply.model, fallback: turn.reply.fallbackUsed)
+        return turn
+    }
+
+    struct HistoryPage: Encodable {
+        let conversationID: Int?
+        let messages: [Message]
+        let hasMore: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case messages
+            case conversationID = "conversation_id"
+            case hasMore = "has_more"
+        }
+    }
+
+    @Sendable func history(_ request: Request, context: ParleyRequestContext) async throws -> Response {
+        let scope = try context.scope()
+        let conversationID = try request.intQuery("conversation_id", in: 1...Int.max)
+        let limit = try request.intQuery("limit", in: 1...200) ?? 50
+        let before = try request.intQuery("before", in: 1...Int.max)
+        let store = try await stores.store(for: scope.tenant)
+        if let conversationID, try await store.conversations.get(user: scope.user, id: conversationID) == nil {
+            throw ParleyError.notFound("conversation \(conversationID)")
+        }
+        // One extra row tells whether there is an older page.
+        var messages = try await store.conversations.messages(
+            user: scope.user, conversation: conversationID, limit: limit + 1, before: before)
+        let hasMore = messages.count > limit
+        if hasMore { messages.removeFirst() }
+        return try jsonResponse(HistoryPage(conversationID: conversationID, messages: messages, hasMore: hasMore))
+    }
+
+    struct ConversationPage: Encodable {
+        let conversations: [Conversation]
+        let hasMore: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case conversations
+            case hasMore = "has_more"
+        }
+    }
+
+    @Sendable func conversations(_ request: Request, context: ParleyRequestContext) async throws -> Response {
+        let scope = try context.scope()
+        let limit = try request.intQuery("limit", in: 1...200) ?? 50
+        let before = try request.intQuery("before", in: 1...Int.max)
+        let store = try await stores.store(for: scope.tenant)
+        var page = try await store.conversations.list(user: scope.user, limit: limit + 1, before: before)
+        let hasMore = page.count > limit
+        if hasMore { page.removeLast() }
+        return try jsonResponse(ConversationPage(conversations: page, hasMore: hasMore))
+    }
+
+    @Sendable func deleteConversation(_ request: Request, context: ParleyRequestContext) async throws -> Response {
+        let scope = try context.scope()
+        let id = try context.parameters.id("id", what: "conversation")
+        guard try await stores.store(for: scope.tenant).conversations.delete(user: scope.user, id: id) else {
+            throw ParleyError.notFound("conversation \(id)")
+        }
+        return Response(status: .noContent)
+    }
+
+    struct FeedbackBody: Decodable {
+        let messageID: Int
+        let rating: String
+        let comment: String?
+
+        enum CodingKeys: String, CodingKey {
+            case rating, comment
+            case messageID = "message_id"
+        }
+    }
+
+    static let maxCommentLength = 2_000
+
+    @Sendable func feedback(_ request: Request, context: ParleyRequestContext) async throws -> Response {
+        let scope = try context.scope()
+        let body = try await request.decodeJSON(FeedbackBody.self, context: context)
+        guard let rating = FeedbackRating(rawValue: body.rating) else {
+            throw ParleyError.invalid(field: "rating", reason: "must be up or down")
+        }
+        let comment = body.comment?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let comment, comment.count > Self.maxCommentLength {
+            throw ParleyError.invalid(field: "comment", reason: "must be at most \(Self.maxCommentLength) characters")
+        }
+        guard body.messageID > 0,
+            let feedback = try await stores.store(for: scope.tenant).feedback.submit(
+                user: scope.user, messageID: body.messageID, rating: rating,
+                comment: comment.flatMap { $0.isEmpty ? nil : $0 })
+        else {
+            throw ParleyError.notFound("assistant message \(body.messageID)")
+        }
+        return try jsonResponse(feedback, status: .created)
+    }
+}

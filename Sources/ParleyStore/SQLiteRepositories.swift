@@ -1,0 +1,234 @@
+import Foundation
+import ParleyCore
+import SQLiteNIO
+
+/// The three repositories of one tenant, on that tenant's SQLite file.
+struct SQLiteTenantStore: TenantStore {
+    let database: SQLiteTenantDatabase
+    var tenant: TenantID { database.tenant }
+    var tasks: any TaskRepository { SQLiteTaskRepository(database: database) }
+    var conversations: any ConversationRepository { SQLiteConversationRepository(database: database) }
+    var feedback: any FeedbackRepository { SQLiteFeedbackRepository(database: database) }
+}
+
+struct SQLiteTaskRepository: TaskRepository {
+    let database: SQLiteTenantDatabase
+
+    private static let columns = "number, title, description, status, created_at, updated_at, completed_at"
+
+    func create(user: UserID, title: String, description: String?) async throws -> TodoTask {
+        let now = Clock.nowMillis()
+        // One atomic upsert hands out the user's next number; a number is never handed out twice.
+        let numberRows = try await database.query(
+            """
+            INSERT INTO users (id, last_task_number, created_at) VALUES (?1, 1, ?2)
+            ON CONFLICT (id) DO UPDATE SET last_task_number = last_task_number + 1
+            RETURNING last_task_number
+            """,
+            [.text(user.rawValue), .integer(now)]
+        )
+        let number = try numberRows.first.map { try $0.int("last_task_number") } ?? 1
+        let rows = try await database.query(
+            """
+            INSERT INTO tasks (user_id, number, title, description, status, created_at, updated_at)
+            VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)
+            RETURNING \(Self.columns)
+            """,
+            [.text(user.rawValue), .integer(number), .text(title), description.map(SQLiteData.text) ?? .null, .integer(now)]
+        )
+        guard let row = rows.first else { throw StoreError.corrupt(column: "tasks") }
+        return try Self.task(row)
+    }
+
+    func list(user: UserID, status: TaskStatus?) async throws -> [TodoTask] {
+        let rows: [SQLiteRow]
+        if let status {
+            rows = try await database.query(
+                "SELECT \(Self.columns) FROM tasks WHERE user_id = ?1 AND status = ?2 ORDER BY number",
+                [.text(user.rawValue), .text(status.rawValue)])
+        } else {
+            rows = try await database.query(
+                "SELECT \(Self.columns) FROM tasks WHERE user_id = ?1 ORDER BY number", [.text(user.rawValue)])
+        }
+        return try rows.map(Self.task)
+    }
+
+    func get(user: UserID, id: Int) async throws -> TodoTask? {
+        let rows = try await database.query(
+            "SELECT \(Self.columns) FROM tasks WHERE user_id = ?1 AND number = ?2", [.text(user.rawValue), .integer(id)])
+        return try rows.first.map(Self.task)
+    }
+
+    func update(user: UserID, id: Int, patch: TaskPatch) async throws -> TodoTask? {
+        var assignments = ["updated_at = ?3"]
+        var binds: [SQLiteData] = [.text(user.rawValue), .integer(id), .integer(Clock.nowMillis())]
+        if let title = patch.title {
+            binds.append(.text(title))
+            assignments.append("title = ?\(binds.count)")
+        }
+        if let description = patch.description {
+            binds.append(description.isEmpty ? .null : .text(description))
+            assignments.append("description = ?\(binds.count)")
+        }
+        if let status = patch.status {
+            binds.append(.text(status.rawValue))
+            assignments.append("status = ?\(binds.count)")
+            // Completing keeps the first completion time; reopening clears it.
+            assignments.append(
+                status == .completed ? "completed_at = COALESCE(completed_at, ?3)" : "completed_at = NULL")
+        }
+        let rows = try await database.query(
+            "UPDATE tasks SET \(assignments.joined(separator: ", ")) WHERE user_id = ?1 AND number = ?2 RETURNING \(Self.columns)",
+            binds)
+        return try rows.first.map(Self.task)
+    }
+
+    func delete(user: UserID, id: Int) async throws -> TodoTask? {
+        let rows = try await database.query(
+            "DELETE FROM tasks WHERE user_id = ?1 AND number = ?2 RETURNING \(Self.columns)",
+            [.text(user.rawValue), .integer(id)])
+        return try rows.first.map(Self.task)
+    }
+
+    static func task(_ row: SQLiteRow) throws -> TodoTask {
+        guard let status = TaskStatus(rawValue: try row.string("status")) else { throw StoreError.corrupt(column: "status") }
+        return TodoTask(
+            id: try row.int("number"),
+            title: try row.string("title"),
+            description: row.optionalString("description"),
+            status: status,
+            createdAt: try row.date("created_at"),
+            updatedAt: try row.date("updated_at"),
+            completedAt: row.optionalDate("completed_at")
+        )
+    }
+}
+
+struct SQLiteConversationRepository: ConversationRepository {
+    let database: SQLiteTenantDatabase
+
+    private static let messageColumns = "id, conversation_id, role, content, tool_calls, model, created_at"
+
+    func create(user: UserID, title: String) async throws -> Conversation {
+        let now = Clock.nowMillis()
+        try await database.query(
+            "INSERT INTO users (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+            [.text(user.rawValue), .integer(now)])
+        let rows = try await database.query(
+            """
+            INSERT INTO conversations (user_id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+            RETURNING id, title, created_at, updated_at
+            """,
+            [.text(user.rawValue), .text(title), .integer(now)])
+        guard let row = rows.first else { throw StoreError.corrupt(column: "conversations") }
+        return try Self.conversation(row)
+    }
+
+    func get(user: UserID, id: Int) async throws -> Conversation? {
+        let rows = try await database.query(
+            "SELECT id, title, created_at, updated_at FROM conversations WHERE user_id = ?1 AND id = ?2",
+            [.text(user.rawValue), .integer(id)])
+        return try rows.first.map(Self.conversation)
+    }
+
+    func list(user: UserID, limit: Int, before: Int?) async throws -> [Conversation] {
+        let rows = try await database.query(
+            """
+            SELECT id, title, created_at, updated_at FROM conversations
+            WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3
+            """,
+            [.text(user.rawValue), .integer(before ?? Int.max), .integer(limit)])
+        return try rows.map(Self.conversation)
+    }
+
+    func delete(user: UserID, id: Int) async throws -> Bool {
+        // Messages and their feedback go with it (ON DELETE CASCADE).
+        let rows = try await database.query(
+            "DELETE FROM conversations WHERE user_id = ?1 AND id = ?2 RETURNING id", [.text(user.rawValue), .integer(id)])
+        return !rows.isEmpty
+    }
+
+    func append(user: UserID, conversation: Int, messages: [NewMessage]) async throws -> [Message] {
+        guard !messages.isEmpty else { return [] }
+        let now = Clock.nowMillis()
+        var binds: [SQLiteData] = [.integer(conversation), .text(user.rawValue), .integer(now)]
+        var tuples: [String] = []
+        let encoder = JSONEncoder()
+        for message in messages {
+            let toolCalls = String(decoding: try encoder.encode(message.toolCalls), as: UTF8.self)
+            binds += [.text(message.role.rawValue), .text(message.content), .text(toolCalls), message.model.map(SQLiteData.text) ?? .null]
+            let base = binds.count - 4
+            tuples.append("(?1, ?2, ?\(base + 1), ?\(base + 2), ?\(base + 3), ?\(base + 4), ?3)")
+        }
+        // One statement: all messages of a turn are stored together or not at all.
+        let rows = try await database.query(
+            """
+            INSERT INTO messages (conversation_id, user_id, role, content, tool_calls, model, created_at)
+            VALUES \(tuples.joined(separator: ", "))
+            RETURNING \(Self.messageColumns)
+            """,
+            binds)
+        return try rows.map(Self.message).sorted { $0.id < $1.id }
+    }
+
+    func messages(user: UserID, conversation: Int?, limit: Int, before: Int?) async throws -> [Message] {
+        let rows: [SQLiteRow]
+        if let conversation {
+            rows = try await database.query(
+                """
+                SELECT \(Self.messageColumns) FROM messages
+                WHERE conversation_id = ?1 AND user_id = ?2 AND id < ?3
+                ORDER BY id DESC LIMIT ?4
+                """,
+                [.integer(conversation), .text(user.rawValue), .integer(before ?? Int.max), .integer(limit)])
+        } else {
+            rows = try await database.query(
+                """
+                SELECT \(Self.messageColumns) FROM messages
+                WHERE user_id = ?1 AND id < ?2
+                ORDER BY id DESC LIMIT ?3
+                """,
+                [.text(user.rawValue), .integer(before ?? Int.max), .integer(limit)])
+        }
+        return try rows.map(Self.message).reversed()
+    }
+
+    static func conversation(_ row: SQLiteRow) throws -> Conversation {
+        Conversation(
+            id: try row.int("id"), title: try row.string("title"),
+            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
+    }
+
+    static func message(_ row: SQLiteRow) throws -> Message {
+        guard let role = MessageRole(rawValue: try row.string("role")) else { throw StoreError.corrupt(column: "role") }
+        let toolCalls = try JSONDecoder().decode([ToolCallRecord].self, from: Data(try row.string("tool_calls").utf8))
+        return Message(
+            id: try row.int("id"), conversationID: try row.int("conversation_id"), role: role,
+            content: try row.string("content"), toolCalls: toolCalls, model: row.optionalString("model"),
+            createdAt: try row.date("created_at"))
+    }
+}
+
+struct SQLiteFeedbackRepository: FeedbackRepository {
+    let database: SQLiteTenantDatabase
+
+    func submit(user: UserID, messageID: Int, rating: FeedbackRating, comment: String?) async throws -> Feedback? {
+        // The SELECT only yields a row for an assistant message of this user's, so feedback on
+        // anything else writes nothing.
+        let rows = try await database.query(
+            """
+            INSERT INTO feedback (message_id, user_id, rating, comment, created_at)
+            SELECT id, user_id, ?3, ?4, ?5 FROM messages WHERE id = ?1 AND user_id = ?2 AND role = 'assistant'
+            ON CONFLICT (message_id, user_id) DO UPDATE
+                SET rating = excluded.rating, comment = excluded.comment, created_at = excluded.created_at
+            RETURNING id, message_id, rating, comment, created_at
+            """,
+            [.integer(messageID), .text(user.rawValue), .text(rating.rawValue), comment.map(SQLiteData.text) ?? .null,
+             .integer(Clock.nowMillis())])
+        guard let row = rows.first else { return nil }
+        return Feedback(
+            id: try row.int("id"), messageID: try row.int("message_id"),
+            rating: FeedbackRating(rawValue: try row.string("rating")) ?? rating,
+            comment: row.optionalString("comment"), createdAt: try row.date("created_at"))
+    }
+}
