@@ -84,13 +84,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "ParleyAgentTests", dependencies: ["ParleyAgent", "ParleyStore"], swiftSettings: swiftSettings),
-        .testTarget(name: "ParleyStoreTests", dependencies: ["ParleyStore"], swiftSettings: swiftSettings),
-        .testTarget(name: "ParleyAuthTests", dependencies: ["ParleyAuth"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ParleyAgentTests", dependencies: ["ParleyAgent", "ParleyStore", "ParleyCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ParleyStoreTests",
+            dependencies: ["ParleyStore", "ParleyCore", .product(name: "SQLiteNIO", package: "sqlite-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParleyAuthTests",
+            dependencies: [
+                "ParleyAuth", "ParleyCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ParleyServerTests",
             dependencies: [
-                "ParleyServer",
+                "ParleyServer", "ParleyAuth", "ParleyCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -181,7 +181,14 @@ private struct Turn {
             guard let tasks = await loadTasks() else { return .failed("I couldn't read your tasks right now.") }
             guard let last = tasks.max(by: { $0.id < $1.id }) else { return .failed("You don't have any tasks yet.") }
             return .ids([last.id])
-        case .text(let phrase):
+        case .contextual(let clause):
+            if case .numbers(let ids)? = CommandParser.numberMentioned(in: clause) { return .ids(ids) }
+            guard let tasks = await loadTasks() else { return .failed("I couldn't read your tasks right now.") }
+            if case .one(let task) = TaskMatcher.match(clause, in: tasks, preferPending: preferPending, loose: true) {
+                return .ids([task.id])
+            }
+            return await resolve(.previous, preferPending: preferPending)
+        case .text(let phrase), .reported(let phrase):
             guard let tasks = await loadTasks() else { return .failed("I couldn't read your tasks right now.") }
             switch TaskMatcher.match(phrase, in: tasks, preferPending: preferPending) {
             case .one(let task): return .ids([task.id])

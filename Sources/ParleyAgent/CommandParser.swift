@@ -10,6 +10,11 @@ public enum TaskReference: Sendable, Hashable {
     case previous
     /// "the meeting task", "buying groceries": matched against titles
     case text(String)
+    /// A clause that names the task among other words ("the meeting got cancelled, delete it"):
+    /// a number in it, else the title it overlaps most, else the conversation's last task.
+    case contextual(String)
+    /// "I paid the electricity bill": a report of something done, matched strictly against titles.
+    case reported(String)
 }
 
 public enum ListFilter: String, Sendable, Hashable {
@@ -34,6 +39,27 @@ public enum Command: Sendable, Hashable {
     case help
     case thanks
     case unknown
+}
+
+extension Command {
+    /// True when the command is about "it" / "that one" rather than a named task.
+    var pointsBack: Bool {
+        switch self {
+        case .show(.previous), .complete(.previous), .reopen(.previous), .delete(.previous), .update(.previous, _, _): true
+        default: false
+        }
+    }
+
+    func replacingReference(with reference: TaskReference) -> Command {
+        switch self {
+        case .show: .show(reference)
+        case .complete: .complete(reference)
+        case .reopen: .reopen(reference)
+        case .delete: .delete(reference)
+        case .update(_, let title, let description): .update(reference, title: title, description: description)
+        default: self
+        }
+    }
 }
 
 /// A deterministic parser of English task commands. It recognises the five operations by the
@@ -79,6 +105,7 @@ public enum CommandParser {
         Pattern(#"(?:can|could|would|will)\s+(?:you|u|ya)\s+(?:please\s+|kindly\s+|just\s+)?(.+)"#),
         Pattern(#"(?:i want you to|i'd like you to|i would like you to|i need you to|go ahead and|let's|lets|help me)\s+(.+)"#),
         Pattern(#"(?:parley|assistant|bot)[,:]?\s+(.+)"#),
+        Pattern(#"(?:you can|you may|u can|you could|feel free to|time to|ok to)\s+(.+)"#),
     ]
     static let trailingPoliteness = Pattern(
         #"(.+?)(?:[,\s]+(?:please|pls|plz|thanks|thank you|thx|for me|now|asap|right now))+"#)
@@ -107,8 +134,41 @@ public enum CommandParser {
     // MARK: Commands
 
     static func parseCommand(_ text: String) -> Command? {
-        parseUpdate(text) ?? parseDelete(text) ?? parseComplete(text) ?? parseReopen(text) ?? parseList(text)
-            ?? parseAdd(text)
+        let command = parseSingle(text)
+        if let command, !command.pointsBack { return command }
+        // "the meeting got cancelled, remove it": the command is in one clause, the task in another.
+        if let (context, clause) = splitClauses(text), let inner = parseSingle(normalize(clause)), inner.pointsBack {
+            return inner.replacingReference(with: .contextual(context))
+        }
+        return command ?? parseReport(text)
+    }
+
+    static func parseSingle(_ text: String) -> Command? {
+        parseUpdate(text) ?? parseDelete(text) ?? parseComplete(text) ?? parseReopen(text) ?? parseExplicitAdd(text)
+            ?? parseList(text) ?? parseAdd(text)
+    }
+
+    static let clauseSplit = Pattern(#"(.+?)(?:\s*[,;:]\s*|\s+-\s+|\s+so\s+|\s+and\s+(?:then\s+)?|\s*\.\s+)(.+)"#)
+
+    /// Splits "context, command" at the first clause boundary.
+    static func splitClauses(_ text: String) -> (String, String)? {
+        guard let c = clauseSplit.captures(in: text), let head = c[0], let tail = c[1] else { return nil }
+        return (head, tail)
+    }
+
+    // "I paid the electricity bill", "I called mom already": something done, told in the past.
+    static let reportPattern = Pattern(
+        #"(?:i|we)\s+(?:already\s+|just\s+|finally\s+|have\s+|'ve\s+)?((?:\w+ed|bought|paid|went to|got|made|sent|wrote|took|met|saw|did|ate|fed|read|gave|brought|sold|built|swept|ran)\s+.+?)(?:\s+(?:already|just now|today|yesterday|earlier|finally))?"#)
+    static let notReports: Set<String> = [
+        "wanted", "needed", "decided", "planned", "forgot", "hoped", "tried", "started", "liked", "loved", "used",
+        "asked", "wondered", "added", "created", "listed", "deleted", "removed", "changed", "renamed", "updated",
+    ]
+
+    static func parseReport(_ text: String) -> Command? {
+        guard let c = reportPattern.captures(in: text), let phrase = c[0] else { return nil }
+        let verb = phrase.split(separator: " ").first.map { $0.lowercased() } ?? ""
+        guard !notReports.contains(verb), !phrase.lowercased().contains(" to ") || verb == "went" else { return nil }
+        return .complete(.reported(phrase))
     }
 
     // Update: "rename task 5 to X", "change the description of task 2 to: Y", "set task 3's title to X"
@@ -120,12 +180,27 @@ public enum CommandParser {
         #"\#(updateVerbs)\s+(.+?)(?:'s)?(?:\s+\#(fieldWords))?\s*(?:\s+to\s+(?:say|read|be)\s+|\s+to\s*:?\s*|\s*:\s*|\s*=\s*|\s+into\s+|\s+as\s+)(.+)"#)
     static let addDetailTo = Pattern(
         #"(?:add|put|attach|give|write)\s+(?:a\s+|the\s+)?(?:description|note|notes|details|detail)\s+(?:to|for|on)\s+(.+?)(?:\s*:\s*|\s+saying\s+|\s+that says\s+|\s+-\s+|,\s*)(.+)"#)
+    static let updateSoThat = Pattern(
+        #"\#(updateVerbs)\s+(.+?)\s+so\s+(?:that\s+)?(?:the\s+|its\s+|it\s+)?\#(fieldWords)?\s*(?:says|reads|is|becomes|will be|=)\s+(.+)"#)
+    static let callIt = Pattern(
+        #"(?:call|name|title|retitle|rename)\s+(it|that|this|that one|this one)\s+(?:to\s+|as\s+)?(.+)"#)
+    static let updateFieldOnly = Pattern(
+        #"\#(updateVerbs)\s+(?:the\s+|its\s+)?\#(fieldWords)\s*(?:\s+to\s+(?:say|read|be)\s+|\s+to\s*:?\s*|\s*:\s*|\s*=\s*|\s+as\s+)(.+)"#)
     static let shouldBeCalled = Pattern(
         #"(.+?)\s+should\s+(?:be\s+)?(?:called|named|titled|say|read)\s+(.+)"#)
 
     static func parseUpdate(_ text: String) -> Command? {
         if let c = updateFieldFirst.captures(in: text), let field = c[0], let target = c[1], let value = c[2] {
             return update(reference: target, field: field, value: value)
+        }
+        if let c = updateSoThat.captures(in: text), let target = c[0], let value = c[2] {
+            return update(reference: target, field: c[1] ?? "title", value: value)
+        }
+        if let c = callIt.captures(in: text), let target = c[0], let value = c[1] {
+            return update(reference: target, field: "title", value: value)
+        }
+        if let c = updateFieldOnly.captures(in: text), let field = c[0], let value = c[1] {
+            return update(reference: "it", field: field, value: value)
         }
         if let c = addDetailTo.captures(in: text), let target = c[0], let value = c[1] {
             return update(reference: target, field: "description", value: value)
@@ -176,9 +251,9 @@ public enum CommandParser {
         #"(?:as\s+)?(?:done|complete|completed|finished|checked(?: off)?|resolved|closed|ticked(?: off)?|crossed(?: off)?)"#)
     static let reopenWords = Pattern(#"(?:as\s+)?(?:not done|undone|incomplete|pending|open|not complete|not completed|unfinished|todo|to do)"#)
     static let markPattern = Pattern(
-        #"(?:mark|set|flag|tag|make|put)\s+(.+?)\s+(?:as\s+)?(?:done|complete|completed|finished|checked(?: off)?|resolved|closed)"#)
+        #"(?:mark|set|flag|tag|make|put|change|update|move)\s+(.+?)\s+(?:as\s+|to\s+|to be\s+|into\s+)?(?:done|complete|completed|finished|checked(?: off)?|resolved|closed)"#)
     static let completeVerbPattern = Pattern(
-        #"(?:complete|finish|check off|tick off|cross off|cross out|strike off|strike out|close|resolve|wrap up|knock out|knock off|done with)\s+(.+?)(?:\s+(?:off|as done))?\#(listTail)"#)
+        #"(?:complete|finish|check off|tick off|cross off|cross out|strike off|strike out|close out|close|resolve|wrap up|knock out|knock off|done with)\s+(.+?)(?:\s+(?:off|out|as done|as complete))?\#(listTail)"#)
     static let offPattern = Pattern(#"(?:check|tick|cross|strike|knock|mark)\s+(.+?)\s+off\#(listTail)"#)
     static let iDidPattern = Pattern(
         #"(?:i\s+|i've\s+|i have\s+|we\s+|we've\s+)?(?:just\s+|already\s+|finally\s+)?(?:finished|completed|did|done|accomplished|took care of|handled|wrapped up|sorted out|sorted|dealt with|knocked out)\s+(.+?)(?:\s+(?:already|just now|today|finally))?"#)
@@ -221,6 +296,8 @@ public enum CommandParser {
         #".*\b(?:completed|complete|done|finished|accomplished|checked off|crossed off|achieved|closed|ticked off)\b.*"#)
     static let pendingWords = Pattern(
         #".*\b(?:pending|left|remaining|outstanding|open|incomplete|unfinished|not done|not yet|still|need to do|have to do|got to do|should i do|to do|todo|uncompleted|not completed|not finished|undone|ahead)\b.*"#)
+    static let everythingWords = Pattern(
+        #".*\b(?:including|done or not|finished or not|complete or not|both|every task|everything|all of (?:my|the) tasks|all tasks|all my tasks|all of them|whole list|full list|entire list)\b.*"#)
     static let showOnePattern = Pattern(
         #"(?:show|display|view|see|get|read|open|what's|what is|whats|details of|tell me about)\s+(?:me\s+)?(?:the\s+)?(?:details\s+(?:of|for)\s+)?(task\s*#?\s*\d+|#\d+)"#)
 
@@ -233,6 +310,7 @@ public enum CommandParser {
         let lower = text.lowercased()
             .replacingOccurrences(of: "to-do list", with: "list").replacingOccurrences(of: "todo list", with: "list")
             .replacingOccurrences(of: "to do list", with: "list")
+        if everythingWords.matches(lower) { return .list(.all) }
         let wantsCompleted = completedWords.matches(lower) && !pendingWords.matches(lower)
         if wantsCompleted { return .list(.completed) }
         if pendingWords.matches(lower) && !lower.contains("all ") { return .list(.pending) }
@@ -249,9 +327,19 @@ public enum CommandParser {
         #"(?:remind me to|remind me about|remind me that i need to|remind me that i have to|remind me|remember to|remember that i need to|remember|don't let me forget to|don't let me forget|dont let me forget to|don't forget to|dont forget to|don't forget|make sure i|i need to remember to|i must remember to|i have to remember to|i should remember to|i want to remember to|note that i need to|note to self:?|i need to|i have to|i've got to|i got to|i gotta|i should|i must|i ought to|i'll need to|i will need to|i still need to|i also need to|i really need to|we need to|we have to|we should|need to|have to|gotta|must|should)\s+(.+)"#)
     static let bareAdd = Pattern(#"(?:add|create)\s+(.+)"#)
 
-    static func parseAdd(_ text: String) -> Command? {
-        if let c = addWithNoun.captures(in: text), let rest = c[0] { return add(rest) }
+    static let noteDown = Pattern(#"(?:jot down|write down|note down|jot|note|add|put down|save)\s*(?::|-)?\s*(.+)"#)
+
+    /// Adds that say so outright ("new task: …", "jot down …"), checked before list questions.
+    static func parseExplicitAdd(_ text: String) -> Command? {
         if let c = nounColon.captures(in: text), let rest = c[0] { return add(rest) }
+        if let c = addWithNoun.captures(in: text), let rest = c[0] { return add(rest) }
+        if text.lowercased().hasPrefix("add") || text.lowercased().hasPrefix("save") { return nil }
+        if let c = noteDown.captures(in: text), let rest = c[0] { return add(rest) }
+        return nil
+    }
+
+    static func parseAdd(_ text: String) -> Command? {
+        if let command = parseExplicitAdd(text) { return command }
         if let c = addToList.captures(in: text), let rest = c[0] { return add(rest) }
         if let c = reminderPhrases.captures(in: text), let rest = c[0] { return add(rest) }
         if let c = bareAdd.captures(in: text), let rest = c[0] { return add(rest) }
@@ -288,7 +376,7 @@ public enum CommandParser {
     // MARK: References
 
     static let numberList = Pattern(
-        #"(?:(?:the\s+)?(?:tasks?|items?|numbers?|todos?|nos?\.?)\s*)?#?\s*(\d+)((?:\s*(?:,|and|&|\+|,\s*and)\s*#?\s*\d+)*)(?:\s+(?:tasks?|items?))?"#)
+        #"(?:the\s+)?(?:(?:tasks?|items?|todos?|to-dos?)\s*)?(?:(?:numbers?|nos?\.?|ids?)\s*)?#?\s*(\d+)((?:\s*(?:,|and|&|\+|,\s*and)\s*#?\s*\d+)*)(?:\s+(?:tasks?|items?))?"#)
     static let wordNumber = Pattern(
         #"(?:the\s+)?(?:(?:task|item|number)\s+(\w+)|(\w+)\s+(?:task|item|one|todo))"#)
     static let latestPattern = Pattern(#"(?:the\s+|my\s+)?(?:last|latest|newest|most recent)(?:\s+(?:task|item|one|todo|thing))?"#)
@@ -318,6 +406,14 @@ public enum CommandParser {
         words = cleanValue(words)
         guard !words.isEmpty else { return nil }
         return .text(words)
+    }
+
+    static let numberInClause = Pattern(#".*?(?:\btasks?\s*|\bnumber\s*|\bitem\s*|#)#?\s*(\d+)\b.*"#)
+
+    /// "edit task 1" inside a longer clause.
+    static func numberMentioned(in clause: String) -> TaskReference? {
+        guard let number = numberInClause.firstCapture(in: clause).flatMap({ Int($0) }) else { return nil }
+        return .numbers([number])
     }
 
     static let listNounOnly = Pattern(

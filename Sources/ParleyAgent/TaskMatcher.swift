@@ -32,7 +32,9 @@ enum TaskMatcher {
         "is", "are", "was", "at", "go", "get", "some", "any", "entry", "reminder",
     ]
 
-    static func match(_ phrase: String, in tasks: [TaskSummary], preferPending: Bool) -> Match {
+    /// `loose` accepts a single shared word (the phrase is a whole clause such as "the meeting
+    /// got cancelled"); otherwise at least half of the phrase's words must be in the title.
+    static func match(_ phrase: String, in tasks: [TaskSummary], preferPending: Bool, loose: Bool = false) -> Match {
         let wanted = Set(stems(phrase))
         guard !wanted.isEmpty else { return .none }
         // An exact title wins outright.
@@ -44,7 +46,7 @@ enum TaskMatcher {
             let title = Set(stems(task.title))
             guard !title.isEmpty else { continue }
             let hits = wanted.filter { word in title.contains { similar(word, $0) } }.count
-            guard hits > 0, Double(hits) / Double(wanted.count) >= 0.5 else { continue }
+            guard hits > 0, loose || Double(hits) / Double(wanted.count) >= 0.5 else { continue }
             // Cover of the phrase first, then of the title, so "call mom" prefers "Call mom"
             // over "Call mom about the holidays".
             let score = Double(hits) / Double(wanted.count) * 10 + Double(hits) / Double(title.count)
@@ -76,7 +78,15 @@ enum TaskMatcher {
     }
 
     /// A crude English stemmer: enough to make "buying", "buys" and "buy" meet.
+    /// Irregular past forms people use to report what they did ("I paid the bill").
+    static let irregular: [String: String] = [
+        "bought": "buy", "paid": "pay", "went": "go", "got": "get", "made": "make", "sent": "send", "wrote": "write",
+        "took": "take", "met": "meet", "saw": "see", "did": "do", "ate": "eat", "fed": "feed", "gave": "give",
+        "brought": "bring", "sold": "sell", "built": "build", "swept": "sweep", "ran": "run", "done": "do",
+    ]
+
     static func stem(_ word: String) -> String {
+        if let base = irregular[word] { return base }
         var w = word
         if w.count > 4, w.hasSuffix("ies") { w = String(w.dropLast(3)) + "y" }
         else if w.count > 5, w.hasSuffix("ing") { w = String(w.dropLast(3)) }

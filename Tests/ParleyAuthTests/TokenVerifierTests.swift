@@ -1,0 +1,121 @@
+import Crypto
+import Foundation
+import JWTKit
+import ParleyCore
+import Testing
+
+@testable import ParleyAuth
+
+@Suite("Token verification")
+struct TokenVerifierTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-auth-\(UUID().uuidString)")
+
+    func issuerAndVerifier() async throws -> (DevelopmentIssuer, JWKSTokenVerifier) {
+        let issuer = try DevelopmentIssuer.loadOrCreate(dataDirectory: directory)
+        return (issuer, try await JWKSTokenVerifier.make(trusting: [issuer.trustedIssuer]))
+    }
+
+    func claims(_ overrides: [String: JSONValue] = [:], removing: [String] = []) -> [String: JSONValue] {
+        let now = Date().timeIntervalSince1970.rounded(.down)
+        var claims: [String: JSONValue] = [
+            "iss": "parley-dev", "aud": "parley", "sub": "alice", "tenant": "acme",
+            "iat": .number(now), "exp": .number(now + 600),
+        ]
+        for (key, value) in overrides { claims[key] = value }
+        for key in removing { claims[key] = nil }
+        return claims
+    }
+
+    @Test func acceptsAValidTokenWithTenantsAndRoles() async throws {
+        let (issuer, verifier) = try await issuerAndVerifier()
+        let token = try await issuer.token(user: UserID("alice")!, tenants: [TenantID("acme")!, TenantID("globex")!], admin: true)
+        let principal = try await verifier.verify(token)
+        #expect(principal.user.rawValue == "alice")
+        #expect(principal.tenants.map(\.rawValue) == ["acme", "globex"])
+        #expect(principal.roles == [.user, .admin])
+
+        let single = try await verifier.verify(try await issuer.token(user: UserID("bob")!, tenants: [TenantID("acme")!]))
+        #expect(single.tenants.map(\.rawValue) == ["acme"])
+        #expect(single.roles == [.user])
+    }
+
+    @Test func theKeyIsMadeOnceAndKept() async throws {
+        let first = try DevelopmentIssuer.loadOrCreate(dataDirectory: directory)
+        let second = try DevelopmentIssuer.loadOrCreate(dataDirectory: directory)
+        #expect(first.keyID == second.keyID)
+        let attributes = try FileManager.default.attributesOfItem(
+            atPath: directory.appendingPathComponent(DevelopmentIssuer.keyFileName).path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+    }
+
+    @Test func refusesBadClaims() async throws {
+        let (issuer, verifier) = try await issuerAndVerifier()
+        let now = Date().timeIntervalSince1970
+        let refused: [(String, [String: JSONValue])] = [
+            ("expired", claims(["exp": .number(now - 3600)])),
+            ("not yet valid", claims(["nbf": .number(now + 3600)])),
+            ("issued in the future", claims(["iat": .number(now + 3600)])),
+            ("wrong audience", claims(["aud": "someone-else"])),
+            ("untrusted issuer", claims(["iss": "https://evil.example"])),
+            ("missing exp", claims(removing: ["exp"])),
+            ("missing subject", claims(removing: ["sub"])),
+        ]
+        for (reason, claims) in refused {
+            let token = try await issuer.sign(claims)
+            await #expect(throws: AuthError.self, "\(reason)") { try await verifier.verify(token) }
+        }
+        // Within the leeway a slightly expired token still passes.
+        _ = try await verifier.verify(try await issuer.sign(claims(["exp": .number(now - 10)])))
+    }
+
+    @Test func refusesForgedAndMalformedTokens() async throws {
+        let (issuer, verifier) = try await issuerAndVerifier()
+        let good = try await issuer.sign(claims())
+        let parts = good.split(separator: ".").map(String.init)
+
+        func segment(_ json: [String: JSONValue]) throws -> String {
+            Base64URL.encode(try JSONEncoder().encode(json))
+        }
+        let tamperedPayload = try segment(claims(["sub": "mallory"]))
+        let noneHeader = try segment(["alg": "none", "typ": "JWT", "kid": .string(issuer.keyID)])
+        let hsHeader = try segment(["alg": "HS256", "typ": "JWT", "kid": .string(issuer.keyID)])
+        let hmacKey = SymmetricKey(data: Data(issuer.jwks.keys[0].x!.utf8))
+        let hsSignature = Base64URL.encode(
+            Data(HMAC<SHA256>.authenticationCode(for: Data("\(hsHeader).\(parts[1])".utf8), using: hmacKey)))
+        let otherKeySameKid = try await {
+            let keys = JWTKeyCollection()
+            await keys.add(eddsa: try EdDSA.PrivateKey(curve: .ed25519), kid: JWKIdentifier(string: issuer.keyID))
+            return try await keys.sign(TokenClaims(claims: claims()), kid: JWKIdentifier(string: issuer.keyID))
+        }()
+        let unknownKid = try await {
+            let keys = JWTKeyCollection()
+            await keys.add(eddsa: try EdDSA.PrivateKey(curve: .ed25519), kid: "someone-else")
+            return try await keys.sign(TokenClaims(claims: claims()), kid: "someone-else")
+        }()
+
+        let forged: [(String, String)] = [
+            ("empty", ""),
+            ("garbage", "not a token"),
+            ("two parts", "\(parts[0]).\(parts[1])"),
+            ("huge", String(repeating: "a", count: 70_000)),
+            ("alg none", "\(noneHeader).\(parts[1])."),
+            ("alg none with signature", "\(noneHeader).\(parts[1]).\(parts[2])"),
+            ("HS256 with the public key", "\(hsHeader).\(parts[1]).\(hsSignature)"),
+            ("tampered payload", "\(parts[0]).\(tamperedPayload).\(parts[2])"),
+            ("bad signature", "\(parts[0]).\(parts[1]).\(String(parts[2].reversed()))"),
+            ("other key reusing our kid", otherKeySameKid),
+            ("unknown kid", unknownKid),
+        ]
+        for (reason, token) in forged {
+            await #expect(throws: AuthError.self, "\(reason)") { try await verifier.verify(token) }
+        }
+        _ = try await verifier.verify(good)
+    }
+
+    @Test func aVerifierWithoutTheDevIssuerTrustsNothing() async throws {
+        let (issuer, _) = try await issuerAndVerifier()
+        let verifier = try await JWKSTokenVerifier.make(trusting: [])
+        let token = try await issuer.token(user: UserID("alice")!, tenants: [TenantID("acme")!])
+        await #expect(throws: AuthError("untrusted issuer")) { try await verifier.verify(token) }
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Logging
+import ParleyCore
+import SQLiteNIO
+import Testing
+
+@testable import ParleyStore
+
+@Suite("SQLite store")
+struct SQLiteStoreTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-store-\(UUID().uuidString)")
+    let alice = UserID("alice")!
+    let bob = UserID("bob")!
+    let acme = TenantID("acme")!
+
+    func provider() throws -> SQLiteStoreProvider {
+        try SQLiteStoreProvider(dataDirectory: directory, logger: Logger(label: "test"))
+    }
+
+    @Test func taskNumbersArePerUserAndNeverReused() async throws {
+        let store = try await provider().store(for: acme, provisioning: .createIfMissing)
+        #expect(try await store.tasks.create(user: alice, title: "a1", description: nil).id == 1)
+        #expect(try await store.tasks.create(user: alice, title: "a2", description: nil).id == 2)
+        #expect(try await store.tasks.create(user: bob, title: "b1", description: nil).id == 1)
+        #expect(try await store.tasks.delete(user: alice, id: 2)?.title == "a2")
+        #expect(try await store.tasks.create(user: alice, title: "a3", description: nil).id == 3)
+        #expect(try await store.tasks.list(user: alice, status: nil).map(\.id) == [1, 3])
+    }
+
+    @Test func concurrentCreatesGetDistinctNumbers() async throws {
+        let store = try await provider().store(for: acme, provisioning: .createIfMissing)
+        let ids = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<40 {
+                group.addTask { try await store.tasks.create(user: alice, title: "t\(index)", description: nil).id }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(Set(ids) == Set(1...40))
+    }
+
+    @Test func usersCannotReachEachOthersTasks() async throws {
+        let store = try await provider().store(for: acme, provisioning: .createIfMissing)
+        let task = try await store.tasks.create(user: alice, title: "secret", description: nil)
+        #expect(try await store.tasks.get(user: bob, id: task.id) == nil)
+        #expect(try await store.tasks.update(user: bob, id: task.id, patch: TaskPatch(title: "pwned")) == nil)
+        #expect(try await store.tasks.delete(user: bob, id: task.id) == nil)
+        #expect(try await store.tasks.get(user: alice, id: task.id)?.title == "secret")
+    }
+
+    @Test func tenantsAreSeparateFiles() async throws {
+        let provider = try provider()
+        let acmeStore = try await provider.store(for: acme, provisioning: .createIfMissing)
+        let globex = try await provider.store(for: TenantID("globex")!, provisioning: .createIfMissing)
+        _ = try await acmeStore.tasks.create(user: alice, title: "acme task", description: nil)
+        #expect(try await globex.tasks.list(user: alice, status: nil).isEmpty)
+        #expect(try await provider.tenants().map(\.rawValue) == ["acme", "globex"])
+        await #expect(throws: ParleyError.notFound("tenant initech")) {
+            try await provider.store(for: TenantID("initech")!, provisioning: .existingOnly)
+        }
+    }
+
+    @Test func completingAndReopeningTracksCompletionTime() async throws {
+        let store = try await provider().store(for: acme, provisioning: .createIfMissing)
+        _ = try await store.tasks.create(user: alice, title: "t", description: "d")
+        let done = try #require(try await store.tasks.update(user: alice, id: 1, patch: TaskPatch(status: .completed)))
+        #expect(done.status == .completed && done.completedAt != nil)
+        let again = try #require(try await store.tasks.update(user: alice, id: 1, patch: TaskPatch(status: .completed)))
+        #expect(again.completedAt == done.completedAt)
+        let reopened = try #require(try await store.tasks.update(user: alice, id: 1, patch: TaskPatch(status: .pending)))
+        #expect(reopened.status == .pending && reopened.completedAt == nil)
+        let cleared = try #require(try await store.tasks.update(user: alice, id: 1, patch: TaskPatch(description: "")))
+        #expect(cleared.description == nil)
+    }
+
+    @Test func conversationsKeepMessagesInOrderAndDeleteWithThem() async throws {
+        let store = try await provider().store(for: acme, provisioning: .createIfMissing)
+        let conversation = try await store.conversations.create(user: alice, title: "hello")
+        let call = ToolCallRecord(name: "add_task", arguments: ["title": "x"], result: ["task": ["id": 1]])
+        let stored = try await store.conversations.append(
+            user: alice, conversation: conversation.id,
+            messages: [NewMessage(role: .user, content: "hi"), NewMessage(role: .assistant, content: "hello", toolCalls: [call], model: "basic")])
+        #expect(stored.map(\.role) == [.user, .assistant])
+        #expect(stored[1].toolCalls == [call])
+
+        let page = try await store.conversations.messages(user: alice, conversation: conversation.id, limit: 1, before: nil)
+        #expect(page.map(\.content) == ["hello"])
+        let older = try await store.conversations.messages(user: alice, conversation: conversation.id, limit: 10, before: page[0].id)
+        #expect(older.map(\.content) == ["hi"])
+        #expect(try await store.conversations.messages(user: bob, conversation: conversation.id, limit: 10, before: nil).isEmpty)
+
+        #expect(try await store.feedback.submit(user: alice, messageID: stored[1].id, rating: .up, comment: "nice") != nil)
+        #expect(try await store.conversations.delete(user: bob, id: conversation.id) == false)
+        #expect(try await store.conversations.delete(user: alice, id: conversation.id) == true)
+        #expect(try await store.conversations.get(user: alice, id: conversation.id) == nil)
+        #expect(try await store.conversations.messages(user: alice, conversation: nil, limit: 10, before: nil).isEmpty)
+    }
+
+    @Test func feedbackOnlyOnTheUsersOwnAssistantMessages() async throws {
+        let store = try await provider().store(for: acme, provisioning: .createIfMissing)
+        let conversation = try await store.conversations.create(user: alice, title: "t")
+        let stored = try await store.conversations.append(
+            user: alice, conversation: conversation.id,
+            messages: [NewMessage(role: .user, content: "q"), NewMessage(role: .assistant, content: "a", model: "basic")])
+        #expect(try await store.feedback.submit(user: alice, messageID: stored[0].id, rating: .up, comment: nil) == nil)
+        #expect(try await store.feedback.submit(user: bob, messageID: stored[1].id, rating: .down, comment: nil) == nil)
+        let first = try #require(try await store.feedback.submit(user: alice, messageID: stored[1].id, rating: .up, comment: nil))
+        let changed = try #require(try await store.feedback.submit(user: alice, messageID: stored[1].id, rating: .down, comment: "wrong"))
+        #expect(changed.id == first.id && changed.rating == .down && changed.comment == "wrong")
+    }
+}
+
+@Suite("SQLite migrations")
+struct SQLiteMigrationTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-migrate-\(UUID().uuidString)")
+
+    @Test func recordsTheVersionAndIsIdempotent() async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("t.sqlite").path
+        let database = try await SQLiteTenantDatabase.open(tenant: TenantID("t")!, path: path, logger: Logger(label: "test"))
+        #expect(try await database.currentVersion() == 0)
+        #expect(try await database.migrate() == SQLiteSchema.latestVersion)
+        #expect(try await database.migrate() == SQLiteSchema.latestVersion)
+        let recorded = try await database.query("SELECT version, name FROM schema_migrations ORDER BY version")
+        #expect(recorded.compactMap { $0.column("version")?.integer } == SQLiteSchema.migrations.map(\.version))
+        let tables = try await database.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .compactMap { $0.column("name")?.string }
+        for table in ["conversations", "feedback", "messages", "tasks", "users"] { #expect(tables.contains(table)) }
+
+        #expect(try await database.rollbackLatest() == SQLiteSchema.latestVersion - 1)
+        let afterRollback = try await database.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tasks'")
+        #expect(afterRollback.isEmpty)
+        #expect(try await database.migrate() == SQLiteSchema.latestVersion)
+        try await database.close()
+    }
+
+    @Test func providerMigratesEveryTenantAndRefusesANewerSchema() async throws {
+        let provider = try SQLiteStoreProvider(dataDirectory: directory, logger: Logger(label: "test"))
+        _ = try await provider.store(for: TenantID("one")!, provisioning: .createIfMissing)
+        _ = try await provider.store(for: TenantID("two")!, provisioning: .createIfMissing)
+        let versions = try await provider.migrateAll()
+        #expect(versions == [TenantID("one")!: SQLiteSchema.latestVersion, TenantID("two")!: SQLiteSchema.latestVersion])
+        try await provider.close()
+
+        // A database written by a newer Parley is not opened by this one.
+        let database = try await SQLiteTenantDatabase.open(
+            tenant: TenantID("one")!, path: provider.path(for: TenantID("one")!), logger: Logger(label: "test"))
+        try await database.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)")
+        try await database.close()
+        let reopened = try SQLiteStoreProvider(dataDirectory: directory, logger: Logger(label: "test"))
+        await #expect(throws: StoreError.self) {
+            try await reopened.store(for: TenantID("one")!, provisioning: .existingOnly)
+        }
+    }
+}
