@@ -103,7 +103,7 @@ public enum CommandParser {
         Pattern(#"(?:hey|hi|hello|ok|okay|so|um+|uh+|well|alright|right|yo|oh)[,!.]?\s+(.+)"#),
         Pattern(#"(?:please|pls|plz|kindly|just|now|also|and|then|quickly)[,]?\s+(.+)"#),
         Pattern(#"(?:can|could|would|will)\s+(?:you|u|ya)\s+(?:please\s+|kindly\s+|just\s+)?(.+)"#),
-        Pattern(#"(?:i want you to|i'd like you to|i would like you to|i need you to|go ahead and|let's|lets|help me)\s+(.+)"#),
+        Pattern(#"(?:i want you to|i'd like you to|i would like you to|i need you to|go ahead and|let's|lets|help me|i want to|i wanted to|i'd like to|i would like to|i'd love to)\s+(.+)"#),
         Pattern(#"(?:parley|assistant|bot)[,:]?\s+(.+)"#),
         Pattern(#"(?:you can|you may|u can|you could|feel free to|time to|ok to)\s+(.+)"#),
     ]
@@ -116,7 +116,7 @@ public enum CommandParser {
         #"(?:hi|hello|hey|hiya|howdy|greetings|yo|good (?:morning|afternoon|evening)|hi there|hello there|hey there)(?:[\s,!.]+(.*))?"#)
     static let helpPattern = Pattern(
         #"(?:help|\?|what can you do|what do you do|what are you|who are you|how does (?:this|it) work|how do i use (?:this|you)|what can i (?:say|do|ask)|what are (?:the|your) commands|commands|options|how can you help(?: me)?|what are you able to do|what can you help (?:me )?with)"#)
-    static let thanksPattern = Pattern(#"(?:thanks|thank you|thx|ty|cheers|great|awesome|perfect|cool|nice)(?: .{0,30})?"#)
+    static let thanksPattern = Pattern(#"(?:thanks|thank you|thx|ty|cheers|great|awesome|perfect|cool|nice|ok thanks)(?:[\s,!.]+.{0,40})?"#)
 
     static func parseGreeting(_ text: String) -> Command? {
         if helpPattern.matches(text) { return .help }
@@ -228,7 +228,7 @@ public enum CommandParser {
 
     // Delete: "delete task 2", "remove the meeting task", "get rid of X", "take X off my list"
     static let deleteVerbs =
-        #"(?:delete|remove|erase|drop|trash|bin|discard|cancel|scrap|ditch|nuke|purge|get rid of|throw away|throw out|forget about|forget|eliminate|kill|clear|wipe|axe)"#
+        #"(?:delete|remove|erase|drop|trash|bin|discard|cancel|scrap|scratch|ditch|nuke|purge|get rid of|throw away|throw out|forget about|forget|eliminate|kill|clear|wipe|axe)"#
     static let listTail = #"(?:\s+(?:from|off|out of|on|in)\s+(?:my|the)\s+(?:to-?do\s+|task\s+)?(?:list|tasks|to-?dos|to-?do list))?"#
     static let deletePattern = Pattern(#"\#(deleteVerbs)\s+(.+?)\#(listTail)"#)
     static let takeOffPattern = Pattern(#"(?:take|strike|scratch)\s+(.+?)\s+(?:off|out of|from)\s+(?:my|the)\s+(?:to-?do\s+|task\s+)?(?:list|tasks|to-?dos)"#)
@@ -262,7 +262,11 @@ public enum CommandParser {
         #"(.+?)\s+(?:is|are|was|has been|have been|got)\s+(?:now\s+|already\s+|finally\s+|all\s+)?(?:done|complete|completed|finished|taken care of|sorted|handled|dealt with)"#)
     static let terseDonePattern = Pattern(#"(.+?)\s*(?:[:\-]\s*)?(?:done|complete|completed|finished|✓|✅)"#)
 
+    static let question = Pattern(#"(?:which|what|what's|whats|how|do|did|does|have|has|are|any|is there|show|list|tell)\b.*"#)
+
     static func parseComplete(_ text: String) -> Command? {
+        // "which tasks are done?" asks; it does not tell.
+        if question.matches(text) { return nil }
         for pattern in [markPattern, completeVerbPattern, offPattern, iDidPattern, doneWithPattern, isDonePattern] {
             if let c = pattern.captures(in: text), let target = c[0], let reference = parseReference(target) {
                 if case .text(let words) = reference, isListNoun(words) { continue }

@@ -41,6 +41,12 @@ final class SQLiteTenantDatabase: Sendable {
         try await connection.close()
     }
 
+    deinit {
+        // A database dropped without close() (a provider that was never shut down) still
+        // releases its file; the close keeps the connection alive until it has run.
+        if !connection.isClosed { _ = connection.close() }
+    }
+
     @discardableResult
     func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
         try await connection.query(sql, binds)
@@ -83,7 +89,7 @@ final class SQLiteTenantDatabase: Sendable {
             for statement in statements { try await query(statement) }
             try await query("COMMIT")
         } catch {
-            try? await query("ROLLBACK")
+            _ = try? await query("ROLLBACK")
             throw error
         }
     }
