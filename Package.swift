@@ -105,6 +105,7 @@ let package = Package(
             dependencies: [
                 "ParleyServer", "ParleyAuth", "ParleyCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
             ],
             swiftSettings: swiftSettings
         ),

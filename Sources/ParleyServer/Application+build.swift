@@ -36,6 +36,9 @@ public func buildApplication(configuration: ParleyConfiguration, logger: Logger)
     let services = try await ParleyServices.make(configuration: configuration, logger: logger)
     if configuration.devAuthEnabled {
         logger.notice("development auth is on: tokens from `parley token` are accepted", metadata: ["issuer": "\(DevelopmentIssuer.issuer)"])
+        if !ParleyConfiguration.isLoopback(configuration.host) {
+            logger.warning("development auth is on while listening on \(configuration.host): anyone with the data directory's key can sign in")
+        }
     }
     return Application(
         router: buildRouter(services: services, logger: logger),
