@@ -3,8 +3,6 @@
 public enum ParleyError: Error, Sendable, Equatable {
     /// Well-formed but invalid (422): which field, and why.
     case invalid(field: String, reason: String)
-    /// Malformed input (400): which field (if known), and why.
-    case malformed(field: String?, reason: String)
     /// Not found, or not the caller's (404). Never says which.
     case notFound(String)
     /// Authenticated but not allowed (403).

@@ -68,12 +68,16 @@ struct ObservationMiddleware: RouterMiddleware {
             "route": .string(route),
             "path": .string(request.uri.path),
             "status": .stringConvertible(response.status.code),
-            "duration_ms": .string(String(format: "%.3f", Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000)),
+            "duration_ms": .string(String(format: "%.3f", Self.milliseconds(duration))),
         ]
         if let tenant = identity.tenant { metadata["tenant"] = .string(tenant) }
         if let user = identity.user { metadata["user"] = .string(user) }
         accessLogger.info("request", metadata: metadata)
         return response
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1_000 + Double(duration.components.attoseconds) / 1e15
     }
 
     /// Echoes a caller's id when it is safe to log, else makes one.

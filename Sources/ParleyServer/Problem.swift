@@ -42,8 +42,6 @@ extension HTTPProblem {
             switch error {
             case .invalid(let field, let reason):
                 return HTTPProblem(status: .unprocessableContent, detail: "\(field) \(reason)", field: field)
-            case .malformed(let field, let reason):
-                return HTTPProblem(status: .badRequest, detail: field.map { "\($0): \(reason)" } ?? reason, field: field)
             case .notFound(let what): return HTTPProblem(status: .notFound, detail: "\(what) not found")
             case .forbidden(let why): return HTTPProblem(status: .forbidden, detail: why)
             case .unauthorized(let why):
