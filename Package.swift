@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Domain types and the protocols the rest implements; no I/O.
@@ -31,7 +32,7 @@ let package = Package(
             name: "ParleyCore",
             swiftSettings: swiftSettings
         ),
-        // Storage: SQLite (a file per tenant) and migrations.
+        // Storage: SQLite (a file per tenant, a control database), migrations, the audit chain.
         .target(
             name: "ParleyStore",
             dependencies: [
@@ -40,6 +41,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -49,13 +51,16 @@ let package = Package(
             dependencies: ["ParleyCore"],
             swiftSettings: swiftSettings
         ),
-        // JWT verification against a JWKS, the development issuer, principals and roles.
+        // JWT verification against issuers' JWKS (fetched, cached, rotated), presets, the development issuer.
         .target(
             name: "ParleyAuth",
             dependencies: [
                 "ParleyCore",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -97,13 +102,17 @@ let package = Package(
                 "ParleyAuth", "ParleyCore",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ParleyServerTests",
             dependencies: [
-                "ParleyServer", "ParleyAuth", "ParleyCore",
+                "ParleyServer", "ParleyAuth", "ParleyCore", "ParleyStore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],

@@ -12,7 +12,7 @@ struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "A multi-tenant AI chat service with a to-do agent built in.",
-        subcommands: [Serve.self, Token.self, Migrate.self],
+        subcommands: [Serve.self, Token.self, Migrate.self, Audit.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -116,12 +116,62 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try await common.load()
-        let provider = try SQLiteStoreProvider(dataDirectory: configuration.dataDirectoryURL, logger: Logger(label: "parley.migrate"))
+        let logger = Logger(label: "parley.migrate")
+        let provider = try SQLiteStoreProvider(dataDirectory: configuration.dataDirectoryURL, logger: logger)
         let versions = rollback ? try await provider.rollbackAll() : try await provider.migrateAll()
         try await provider.close()
+        if !rollback {
+            // Opening the control database migrates it.
+            try await SQLiteControlStore.open(dataDirectory: configuration.dataDirectoryURL, logger: logger).close()
+        }
         if versions.isEmpty { print("no tenants yet in \(configuration.dataDirectoryURL.path)") }
         for (tenant, version) in versions.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             print("\(tenant): schema version \(version)")
+        }
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Work with the audit logs.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute the hash chain of every tenant's audit log and the system log; exit 1 if one is broken.")
+
+        @OptionGroup var common: CommonOptions
+
+        @Option(name: .long, help: "Check only this tenant's log.")
+        var tenant: String?
+
+        func run() async throws {
+            let configuration = try await common.load()
+            let logger = Logger(label: "parley.audit")
+            let provider = try SQLiteStoreProvider(dataDirectory: configuration.dataDirectoryURL, logger: logger)
+            let control = try await SQLiteControlStore.open(dataDirectory: configuration.dataDirectoryURL, logger: logger)
+            var logs: [(String, any AuditLogRepository)] = []
+            if let tenant {
+                guard let id = TenantID(tenant) else { throw ValidationError("--tenant must match ^[a-z][a-z0-9_]{0,62}$") }
+                logs.append((tenant, try await provider.store(for: id, provisioning: .existingOnly).audit))
+            } else {
+                logs.append(("system", control.systemAudit))
+                for id in try await provider.tenants() {
+                    logs.append((id.rawValue, try await provider.store(for: id, provisioning: .existingOnly).audit))
+                }
+            }
+            var broken = 0
+            for (name, log) in logs {
+                let report = try await log.verifyChain()
+                if let sequence = report.firstBrokenSequence {
+                    broken += 1
+                    print("\(name): BROKEN at event \(sequence): \(report.problem ?? "mismatch") (\(report.checked) events before it are intact)")
+                } else {
+                    print("\(name): intact, \(report.checked) events")
+                }
+            }
+            try await provider.close()
+            try await control.close()
+            if broken > 0 { throw ExitCode(1) }
         }
     }
 }

@@ -22,3 +22,19 @@ public struct AgentReply: Sendable, Hashable {
 public protocol ChatAgent: Sendable {
     func respond(to message: String, history: [Message], tools: any ToolExecutor) async throws -> AgentReply
 }
+
+/// The agents a chat turn can use: the basic agent always, and a model-backed agent when one is
+/// configured. A tenant's `chatbot.ai` flag chooses between them.
+public struct ChatAgents: Sendable {
+    public let basic: any ChatAgent
+    public let ai: (any ChatAgent)?
+
+    public init(basic: any ChatAgent, ai: (any ChatAgent)? = nil) {
+        self.basic = basic
+        self.ai = ai
+    }
+
+    public func agent(useAI: Bool) -> any ChatAgent {
+        useAI ? (ai ?? basic) : basic
+    }
+}

@@ -33,7 +33,10 @@ public struct ChatService: Sendable {
         return trimmed
     }
 
-    public func send(_ text: String, conversationID: Int?, user: UserID, store: any TenantStore) async throws -> Turn {
+    /// Runs one turn; `agent` replaces the service's agent for this turn (a tenant's flags choose it).
+    public func send(
+        _ text: String, conversationID: Int?, user: UserID, store: any TenantStore, agent: (any ChatAgent)? = nil
+    ) async throws -> Turn {
         let message = try Self.validMessage(text)
         var conversation: Conversation?
         var history: [Message] = []
@@ -46,7 +49,7 @@ public struct ChatService: Sendable {
                 user: user, conversation: conversationID, limit: contextMessages, before: nil)
         }
         let tools = TaskToolExecutor(tasks: TaskService(repository: store.tasks, user: user))
-        let reply = try await agent.respond(to: message, history: history, tools: tools)
+        let reply = try await (agent ?? self.agent).respond(to: message, history: history, tools: tools)
 
         // Written only once the answer exists: a failed turn leaves no half-conversation.
         let target: Conversation

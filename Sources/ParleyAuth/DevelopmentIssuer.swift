@@ -53,8 +53,8 @@ public struct DevelopmentIssuer: Sendable {
         ])
     }
 
-    public var trustedIssuer: TrustedIssuer {
-        TrustedIssuer(issuer: Self.issuer, audience: Self.audience, jwks: jwks)
+    public func trustedIssuer() async throws -> TrustedIssuer {
+        try await .fixed(issuer: Self.issuer, audience: Self.audience, jwks: jwks)
     }
 
     /// Signs a token for `user` granting `tenants`.

@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import Logging
 import ParleyCore
 
 /// Turns a bearer token into a verified `Principal`, or throws `AuthError`.
@@ -20,67 +21,61 @@ public struct ClaimMapping: Sendable, Hashable {
     }
 }
 
-/// An issuer whose tokens we accept, with its public keys.
+/// An issuer whose tokens we accept: what they must satisfy and where its keys come from.
 public struct TrustedIssuer: Sendable {
-    public var issuer: String
-    public var audience: String
-    public var jwks: JWKS
-    public var claims: ClaimMapping
+    public let policy: IssuerPolicy
+    let keys: any KeySource
+    let remote: RemoteKeySource?
 
-    public init(issuer: String, audience: String, jwks: JWKS, claims: ClaimMapping = ClaimMapping()) {
-        self.issuer = issuer
-        self.audience = audience
-        self.jwks = jwks
-        self.claims = claims
+    /// An issuer whose keys are known up front (the development issuer).
+    public static func fixed(issuer: String, audience: String, jwks: JWKS, claims: ClaimMapping = ClaimMapping()) async throws
+        -> TrustedIssuer
+    {
+        let policy = IssuerPolicy(
+            name: issuer, issuer: issuer, audience: audience, claims: claims,
+            algorithms: JWKSTokenVerifier.supportedAlgorithms, requiredType: nil, keys: .embedded,
+            refetchInterval: .zero, maxKeyAge: .zero)
+        let keys = try await IssuerKeys.make(jwks: jwks, allowed: policy.algorithms)
+        return TrustedIssuer(policy: policy, keys: FixedKeySource(keys: keys), remote: nil)
+    }
+
+    /// An issuer whose keys are fetched from its JWKS (or found through OIDC discovery).
+    public static func remote(_ policy: IssuerPolicy, fetcher: any DocumentFetcher = HTTPDocumentFetcher(), logger: Logger)
+        -> TrustedIssuer
+    {
+        let source = RemoteKeySource(policy: policy, fetcher: fetcher, logger: logger)
+        return TrustedIssuer(policy: policy, keys: source, remote: source)
     }
 }
 
-/// Verifies JWTs against the JWKS of trusted issuers: the signature with the key named by
-/// `kid` (never a default key), an allowed asymmetric algorithm that matches that key, and the
-/// `iss`, `aud`, `exp`, `nbf` and `iat` claims with a small clock leeway.
+/// Verifies JWTs against the keys of trusted issuers: the signature with the key named by `kid`
+/// (never a default key), an allowed asymmetric algorithm that matches that key, and the `iss`,
+/// `aud`, `exp`, `nbf` and `iat` claims with a small clock leeway.
 public final class JWKSTokenVerifier: TokenVerifier {
     /// Longer tokens are refused before any parsing.
     public static let maxTokenLength = 16 * 1024
     public static let leeway: TimeInterval = 60
-    static let allowedAlgorithms: Set<String> = ["RS256", "ES256", "EdDSA"]
+    /// Asymmetric algorithms only: `none` and HMAC (which a public key could forge) never verify.
+    public static let supportedAlgorithms: Set<String> = ["RS256", "ES256", "EdDSA"]
 
-    struct Issuer: Sendable {
-        let trust: TrustedIssuer
-        let keys: JWTKeyCollection
-        /// kid → the algorithm its key is for.
-        let algorithms: [String: String]
+    private let issuers: [String: TrustedIssuer]
+
+    public init(trusting trusted: [TrustedIssuer]) {
+        issuers = Dictionary(trusted.map { ($0.policy.issuer, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    private let issuers: [String: Issuer]
-
-    private init(issuers: [String: Issuer]) {
-        self.issuers = issuers
-    }
-
-    public static func make(trusting trusted: [TrustedIssuer]) async throws -> JWKSTokenVerifier {
-        var issuers: [String: Issuer] = [:]
-        for trust in trusted {
-            let keys = JWTKeyCollection()
-            var algorithms: [String: String] = [:]
-            for jwk in trust.jwks.keys {
-                guard let kid = jwk.keyIdentifier?.string, let algorithm = Self.algorithm(of: jwk) else { continue }
-                try await keys.add(jwk: jwk)
-                algorithms[kid] = algorithm
+    /// Fetches the keys of every remote issuer once; an unreachable issuer is retried on demand.
+    public func preload() async {
+        await withTaskGroup(of: Void.self) { group in
+            for issuer in issuers.values {
+                if let remote = issuer.remote { group.addTask { await remote.preload() } }
             }
-            issuers[trust.issuer] = Issuer(trust: trust, keys: keys, algorithms: algorithms)
         }
-        return JWKSTokenVerifier(issuers: issuers)
     }
 
-    /// The one algorithm a key may verify: its declared `alg`, else what its type implies.
-    static func algorithm(of jwk: JWK) -> String? {
-        if let declared = jwk.algorithm?.rawValue { return allowedAlgorithms.contains(declared) ? declared : nil }
-        switch jwk.keyType {
-        case .rsa: return "RS256"
-        case .ecdsa: return jwk.curve?.rawValue == "P-256" ? "ES256" : nil
-        case .octetKeyPair: return jwk.curve?.rawValue == "Ed25519" ? "EdDSA" : nil
-        default: return nil
-        }
+    /// How often each remote issuer's key set was fetched.
+    public var keyFetchCounts: [String: Int] {
+        issuers.compactMapValues { $0.remote?.fetchCount.load(ordering: .relaxed) }
     }
 
     public func verify(_ token: String) async throws -> Principal {
@@ -93,35 +88,43 @@ public final class JWKSTokenVerifier: TokenVerifier {
             let unverified = try? JSONDecoder().decode([String: JSONValue].self, from: payloadData)
         else { throw AuthError("malformed token") }
 
-        guard let algorithm = header["alg"]?.stringValue, Self.allowedAlgorithms.contains(algorithm) else {
+        guard let algorithm = header["alg"]?.stringValue, Self.supportedAlgorithms.contains(algorithm) else {
             throw AuthError("algorithm not allowed")
         }
         guard let issuerName = unverified["iss"]?.stringValue, let issuer = issuers[issuerName] else {
             throw AuthError("untrusted issuer")
         }
-        guard let kid = header["kid"]?.stringValue, let keyAlgorithm = issuer.algorithms[kid] else {
+        let policy = issuer.policy
+        guard policy.algorithms.contains(algorithm) else { throw AuthError("algorithm not allowed for this issuer") }
+        guard let kid = header["kid"]?.stringValue, !kid.isEmpty, kid.utf8.count <= 256 else {
+            throw AuthError("missing key id")
+        }
+        guard let keys = await issuer.keys.keys(for: kid), let keyAlgorithm = keys.algorithms[kid] else {
             throw AuthError("unknown key id")
         }
         guard keyAlgorithm == algorithm else { throw AuthError("algorithm does not match the key") }
 
         let claims: TokenClaims
         do {
-            claims = try await issuer.keys.verify(token, as: TokenClaims.self)
+            claims = try await keys.collection.verify(token, as: TokenClaims.self)
         } catch {
             throw AuthError("bad signature")
         }
         try Self.checkTimes(claims, now: Date())
-        guard claims.strings("aud").contains(issuer.trust.audience) else { throw AuthError("wrong audience") }
-        guard claims["iss"]?.stringValue == issuer.trust.issuer else { throw AuthError("wrong issuer") }
+        guard claims.strings("aud").contains(policy.audience) else { throw AuthError("wrong audience") }
+        guard claims["iss"]?.stringValue == policy.issuer else { throw AuthError("wrong issuer") }
+        if let requiredType = policy.requiredType, claims["typ"]?.stringValue != requiredType {
+            throw AuthError("token type must be \(requiredType)")
+        }
         guard let subject = claims["sub"]?.stringValue, let user = UserID(subject) else {
             throw AuthError("missing or invalid subject")
         }
-        let tenants = claims.strings(issuer.trust.claims.tenant).compactMap(TenantID.init)
+        let tenants = claims.strings(policy.claims.tenant).compactMap(TenantID.init)
         var roles: Set<Principal.Role> = [.user]
-        for path in issuer.trust.claims.roles where claims.strings(path).contains("admin") {
+        for path in policy.claims.roles where claims.strings(path).contains("admin") {
             roles.insert(.admin)
         }
-        return Principal(user: user, tenants: tenants, roles: roles, issuer: issuer.trust.issuer)
+        return Principal(user: user, tenants: tenants, roles: roles, issuer: policy.issuer)
     }
 
     static func checkTimes(_ claims: TokenClaims, now: Date) throws {

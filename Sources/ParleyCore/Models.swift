@@ -146,3 +146,39 @@ public struct Feedback: Sendable, Hashable, Codable {
         case createdAt = "created_at"
     }
 }
+
+/// One rating as an admin exports it: with who gave it and the answer it rates.
+public struct FeedbackExportRow: Sendable, Hashable, Codable {
+    public var id: Int
+    public var user: String
+    public var messageID: Int
+    public var conversationID: Int
+    /// The rated assistant message.
+    public var message: String
+    public var model: String?
+    public var rating: FeedbackRating
+    public var comment: String?
+    public var createdAt: Date
+
+    public init(
+        id: Int, user: String, messageID: Int, conversationID: Int, message: String, model: String?,
+        rating: FeedbackRating, comment: String?, createdAt: Date
+    ) {
+        self.id = id
+        self.user = user
+        self.messageID = messageID
+        self.conversationID = conversationID
+        self.message = message
+        self.model = model
+        self.rating = rating
+        self.comment = comment
+        self.createdAt = createdAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, user, message, model, rating, comment
+        case messageID = "message_id"
+        case conversationID = "conversation_id"
+        case createdAt = "created_at"
+    }
+}

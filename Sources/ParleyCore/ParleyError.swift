@@ -5,6 +5,8 @@ public enum ParleyError: Error, Sendable, Equatable {
     case invalid(field: String, reason: String)
     /// Not found, or not the caller's (404). Never says which.
     case notFound(String)
+    /// The thing to create exists already (409).
+    case conflict(String)
     /// Authenticated but not allowed (403).
     case forbidden(String)
     /// Missing or invalid credentials (401).

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Storage protocols. Every method is scoped to one tenant (by the store it is called on) and
 /// one user (by its `user` argument): there is no call that reads across users, so a route
 /// cannot forget the check. SQLite implements them today; PostgreSQL (schema per tenant) next.
@@ -49,12 +51,21 @@ public protocol FeedbackRepository: Sendable {
     func submit(user: UserID, messageID: Int, rating: FeedbackRating, comment: String?) async throws -> Feedback?
 }
 
+/// Feedback of every user of a tenant, for its admins: the one read across users, kept apart
+/// from `FeedbackRepository` so that user routes cannot reach it.
+public protocol FeedbackExportRepository: Sendable {
+    /// Feedback in id order, from `after` on, optionally only since a date.
+    func export(since: Date?, after: Int?, limit: Int) async throws -> [FeedbackExportRow]
+}
+
 /// Everything stored for one tenant.
 public protocol TenantStore: Sendable {
     var tenant: TenantID { get }
     var tasks: any TaskRepository { get }
     var conversations: any ConversationRepository { get }
     var feedback: any FeedbackRepository { get }
+    var feedbackExport: any FeedbackExportRepository { get }
+    var audit: any AuditLogRepository { get }
 }
 
 public enum TenantProvisioning: Sendable {
@@ -68,6 +79,8 @@ public enum TenantProvisioning: Sendable {
 public protocol TenantStoreProvider: Sendable {
     /// The tenant's store; throws `ParleyError.notFound` for an unknown tenant with `.existingOnly`.
     func store(for tenant: TenantID, provisioning: TenantProvisioning) async throws -> any TenantStore
+    /// Creates and migrates a tenant's storage; `false` when it existed already.
+    func provision(_ tenant: TenantID) async throws -> Bool
     /// Tenants that have storage.
     func tenants() async throws -> [TenantID]
     /// Brings every tenant to the latest schema; returns each tenant's version afterwards.

@@ -11,67 +11,116 @@ import ServiceLifecycle
 public struct ParleyServices: Sendable {
     public let configuration: ParleyConfiguration
     public let storeProvider: any TenantStoreProvider
+    public let control: any ControlStore
     public let devIssuer: DevelopmentIssuer?
-    public let verifier: any TokenVerifier
+    public let verifier: JWKSTokenVerifier
+    public let rateLimiter: any RateLimiter
+    public let auditQueue: any AuditQueue
     public let metrics: ParleyMetrics
 
-    public static func make(configuration: ParleyConfiguration, logger: Logger) async throws -> ParleyServices {
+    public static func make(
+        configuration: ParleyConfiguration, logger: Logger, fetcher: any DocumentFetcher = HTTPDocumentFetcher(),
+        rateLimiter: (any RateLimiter)? = nil
+    ) async throws -> ParleyServices {
         let dataDirectory = configuration.dataDirectoryURL
         let storeProvider = try SQLiteStoreProvider(dataDirectory: dataDirectory, logger: logger)
+        let control = try await SQLiteControlStore.open(dataDirectory: dataDirectory, logger: logger)
         var trusted: [TrustedIssuer] = []
         var devIssuer: DevelopmentIssuer?
         if configuration.devAuthEnabled {
             let issuer = try DevelopmentIssuer.loadOrCreate(dataDirectory: dataDirectory)
-            trusted.append(issuer.trustedIssuer)
+            trusted.append(try await issuer.trustedIssuer())
             devIssuer = issuer
         }
+        for issuer in configuration.issuers {
+            trusted.append(.remote(try issuer.resolved(), fetcher: fetcher, logger: logger))
+        }
+        let verifier = JWKSTokenVerifier(trusting: trusted)
+        // Keys are fetched before the first request; an unreachable provider is retried on demand.
+        await verifier.preload()
         return ParleyServices(
-            configuration: configuration, storeProvider: storeProvider, devIssuer: devIssuer,
-            verifier: try await JWKSTokenVerifier.make(trusting: trusted), metrics: ParleyMetrics())
+            configuration: configuration, storeProvider: storeProvider, control: control, devIssuer: devIssuer,
+            verifier: verifier, rateLimiter: rateLimiter ?? InProcessRateLimiter(), auditQueue: InProcessAuditQueue(),
+            metrics: ParleyMetrics())
     }
 }
 
 /// Builds the Hummingbird application: routes, middleware and the services it runs.
 public func buildApplication(configuration: ParleyConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
-    let services = try await ParleyServices.make(configuration: configuration, logger: logger)
+    try await buildApplication(services: try await ParleyServices.make(configuration: configuration, logger: logger), logger: logger)
+}
+
+public func buildApplication(services: ParleyServices, logger: Logger) async throws -> some ApplicationProtocol {
+    let configuration = services.configuration
     if configuration.devAuthEnabled {
         logger.notice("development auth is on: tokens from `parley token` are accepted", metadata: ["issuer": "\(DevelopmentIssuer.issuer)"])
         if !ParleyConfiguration.isLoopback(configuration.host) {
             logger.warning("development auth is on while listening on \(configuration.host): anyone with the data directory's key can sign in")
         }
     }
+    if configuration.issuers.isEmpty && !configuration.devAuthEnabled {
+        logger.warning("no identity provider is configured and dev auth is off: every API request will be refused")
+    }
+    let worker = AuditWorker(
+        queue: services.auditQueue, stores: services.storeProvider, control: services.control,
+        deadLetterURL: configuration.dataDirectoryURL.appendingPathComponent("audit-dead-letter.jsonl"),
+        metrics: services.metrics, logger: logger)
     return Application(
         router: buildRouter(services: services, logger: logger),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
-        services: [StoreLifecycle(provider: services.storeProvider)],
+        services: [StorageLifecycle(services: services, auditWorker: worker)],
         logger: logger)
 }
 
 func buildRouter(services: ParleyServices, logger: Logger) -> Router<ParleyRequestContext> {
+    let configuration = services.configuration
     let stores = TenantStores(
         provider: services.storeProvider,
-        provisioning: services.configuration.autoProvisionTenants ? .createIfMissing : .existingOnly)
-    let chat = ChatService(agent: BasicAgent(), contextMessages: services.configuration.contextMessages)
+        provisioning: configuration.autoProvisionTenants ? .createIfMissing : .existingOnly)
+    let chat = ChatService(agent: BasicAgent(), contextMessages: configuration.contextMessages)
+    let flags = FlagService(store: services.control.flags)
+    let auditor = Auditor(queue: services.auditQueue)
+    let gate = RateLimitGate(limiter: services.rateLimiter, settings: configuration.rateLimits, metrics: services.metrics)
 
     let router = Router(context: ParleyRequestContext.self)
-    router.add(middleware: ObservationMiddleware(metrics: services.metrics, accessLogger: logger))
+    router.add(
+        middleware: BrowserSecurityMiddleware(
+            allowedOrigins: Set(configuration.corsAllowedOrigins), alwaysHSTS: configuration.hsts,
+            trustForwardedProto: configuration.forwardedHops > 0))
+    router.add(
+        middleware: ObservationMiddleware(
+            metrics: services.metrics, accessLogger: logger, clientAddress: ClientAddressPolicy(hops: configuration.forwardedHops)))
     OperationsController(stores: stores, metrics: services.metrics, devIssuer: services.devIssuer)
         .addRoutes(to: router)
 
-    let auth = AuthMiddleware(verifier: services.verifier)
-    let api = router.group("api/v1").add(middleware: auth)
+    // Client limit, then the token (refused tokens are limited per IP), then per-user and
+    // per-tenant limits, then the audit of what the request did.
+    func authenticated(_ group: RouterGroup<ParleyRequestContext>) -> RouterGroup<ParleyRequestContext> {
+        group
+            .add(middleware: RateLimitMiddleware(gate: gate, stage: .client))
+            .add(middleware: AuthMiddleware(verifier: services.verifier, limits: gate, auditor: auditor, metrics: services.metrics))
+            .add(middleware: RateLimitMiddleware(gate: gate, stage: .principal))
+            .add(middleware: AuditMiddleware(auditor: auditor))
+    }
+    let api = authenticated(router.group("api/v1"))
     TaskController(stores: stores).addRoutes(to: api)
-    let userScoped = router.group("api/{user_id}").add(middleware: auth)
-    ChatController(stores: stores, chat: chat, metrics: services.metrics).addRoutes(api: api, userScoped: userScoped)
+    AdminController(stores: stores, control: services.control, flags: flags).addRoutes(to: api)
+    let userScoped = authenticated(router.group("api/{user_id}"))
+    ChatController(
+        stores: stores, chat: chat, agents: ChatAgents(basic: BasicAgent()), flags: flags, auditor: auditor,
+        metrics: services.metrics
+    ).addRoutes(api: api, userScoped: userScoped)
     return router
 }
 
-/// Closes the tenant databases when the application shuts down.
-struct StoreLifecycle: Service {
-    let provider: any TenantStoreProvider
+/// Runs the audit worker and, on shutdown, lets it write what is queued before the databases close.
+struct StorageLifecycle: Service {
+    let services: ParleyServices
+    let auditWorker: AuditWorker
 
     func run() async throws {
-        try? await gracefulShutdown()
-        try await provider.close()
+        try await auditWorker.run()
+        try await services.storeProvider.close()
+        try await services.control.close()
     }
 }

@@ -26,6 +26,39 @@ public final class ParleyMetrics: Sendable {
         .init(metricName: "parley_chat_replies", unitName: "total", helpText: "Chat replies by model and whether a fallback answered")
     }
 
+    static var authFailures: MetricNameDescriptor {
+        .init(metricName: "parley_auth_failures", unitName: "total", helpText: "Refused bearer tokens")
+    }
+    static var rateLimited: MetricNameDescriptor {
+        .init(metricName: "parley_rate_limited", unitName: "total", helpText: "Requests refused by a rate limit, by policy")
+    }
+    static var limiterFailures: MetricNameDescriptor {
+        .init(metricName: "parley_rate_limiter_failures", unitName: "total", helpText: "Rate-limit checks that could not be made")
+    }
+    static var auditDepth: MetricNameDescriptor {
+        .init(metricName: "parley_audit_queue", unitName: "events", helpText: "Audit events waiting to be written")
+    }
+    static var auditWritten: MetricNameDescriptor {
+        .init(metricName: "parley_audit_events_written", unitName: "total", helpText: "Audit events stored")
+    }
+    static var auditDeadLetters: MetricNameDescriptor {
+        .init(metricName: "parley_audit_dead_letters", unitName: "total", helpText: "Audit events that could not be stored and went to the dead-letter file")
+    }
+
+    func recordAuthFailure() { registry.makeCounter(descriptor: Self.authFailures).increment() }
+
+    func recordRateLimited(policy: String) {
+        registry.makeCounter(descriptor: Self.rateLimited, labels: [("policy", policy)]).increment()
+    }
+
+    func recordRateLimiterFailure() { registry.makeCounter(descriptor: Self.limiterFailures).increment() }
+
+    func auditQueueDepth(_ depth: Int) { registry.makeGauge(descriptor: Self.auditDepth).set(Double(depth)) }
+
+    func recordAuditWritten(_ count: Int) { registry.makeCounter(descriptor: Self.auditWritten).increment(by: Int64(count)) }
+
+    func recordAuditDeadLetters(_ count: Int) { registry.makeCounter(descriptor: Self.auditDeadLetters).increment(by: Int64(count)) }
+
     func recordRequest(method: String, route: String, status: Int, duration: Duration) {
         registry.makeCounter(
             descriptor: Self.requests, labels: [("method", method), ("route", route), ("status", String(status))]

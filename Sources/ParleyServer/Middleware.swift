@@ -9,18 +9,46 @@ import Synchronization
 extension HTTPField.Name {
     static let xRequestID = Self("X-Request-ID")!
     static let xTenantID = Self("X-Tenant-ID")!
+    static let xForwardedFor = Self("X-Forwarded-For")!
+    static let xForwardedProto = Self("X-Forwarded-Proto")!
+    static let xFrameOptions = Self("X-Frame-Options")!
+    static let referrerPolicy = Self("Referrer-Policy")!
 }
 
-/// Who a request turned out to be, filled in by `AuthMiddleware` and read back by the access
-/// log (middleware further in gets a copy of the context, so this is a shared box).
+/// What inner middleware and handlers learn about a request and outer middleware reports
+/// (middleware further in gets a copy of the context, so this is a shared box): who the caller
+/// turned out to be, the rate-limit decisions for the headers, and what the audit event names.
 final class RequestTrace: Sendable {
-    private let state = Mutex<(tenant: String?, user: String?)>((nil, nil))
-
-    func identify(tenant: TenantID, user: UserID) {
-        state.withLock { $0 = (tenant.rawValue, user.rawValue) }
+    struct State {
+        var tenant: String?
+        var user: String?
+        var rateLimits: [RateLimitDecision] = []
+        var auditObject: String?
+        var auditDetail: String?
     }
 
-    var identity: (tenant: String?, user: String?) { state.withLock { $0 } }
+    private let state = Mutex(State())
+
+    func identify(tenant: TenantID?, user: UserID) {
+        state.withLock {
+            $0.tenant = tenant?.rawValue
+            $0.user = user.rawValue
+        }
+    }
+
+    func noteRateLimit(_ decision: RateLimitDecision) {
+        state.withLock { $0.rateLimits.append(decision) }
+    }
+
+    /// Names the object a request acted on (e.g. the conversation a chat turn created).
+    func noteAudit(object: String?, detail: String? = nil) {
+        state.withLock {
+            if let object { $0.auditObject = object }
+            if let detail { $0.auditDetail = detail }
+        }
+    }
+
+    var snapshot: State { state.withLock { $0 } }
 }
 
 /// The outermost middleware: gives every request an id, turns every error into problem+json,
@@ -30,6 +58,7 @@ struct ObservationMiddleware: RouterMiddleware {
 
     let metrics: ParleyMetrics
     let accessLogger: Logger
+    let clientAddress: ClientAddressPolicy
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -38,6 +67,7 @@ struct ObservationMiddleware: RouterMiddleware {
         var context = context
         let requestID = Self.requestID(from: request.headers[.xRequestID])
         context.requestID = requestID
+        context.clientIP = clientAddress.clientIP(peer: context.peerIP, forwardedFor: request.headers[values: .xForwardedFor])
         context.logger[metadataKey: "request_id"] = .string(requestID)
         let trace = RequestTrace()
         context.trace = trace
@@ -56,12 +86,13 @@ struct ObservationMiddleware: RouterMiddleware {
             response = problem.response(requestID: requestID, path: request.uri.path)
         }
         response.headers[.xRequestID] = requestID
+        let identity = trace.snapshot
+        RateLimitHeaders.apply(identity.rateLimits, to: &response.headers)
 
         let route = context.endpointPath ?? "unmatched"
         let duration = ContinuousClock.now - start
         metrics.recordRequest(
             method: request.method.rawValue, route: route, status: response.status.code, duration: duration)
-        let identity = trace.identity
         var metadata: Logger.Metadata = [
             "request_id": .string(requestID),
             "method": .string(request.method.rawValue),
@@ -70,6 +101,7 @@ struct ObservationMiddleware: RouterMiddleware {
             "status": .stringConvertible(response.status.code),
             "duration_ms": .string(String(format: "%.3f", Self.milliseconds(duration))),
         ]
+        if let ip = context.clientIP { metadata["ip"] = .string(ip) }
         if let tenant = identity.tenant { metadata["tenant"] = .string(tenant) }
         if let user = identity.user { metadata["user"] = .string(user) }
         accessLogger.info("request", metadata: metadata)
@@ -95,50 +127,86 @@ struct ObservationMiddleware: RouterMiddleware {
 }
 
 /// Verifies the bearer token and settles the tenant: `X-Tenant-ID` when given (it must be one
-/// the token grants), else the token's only tenant.
+/// the token grants), else the token's only tenant. A client IP with too many refused tokens is
+/// turned away before its next token is looked at; every refusal is audited.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = ParleyRequestContext
 
     let verifier: any TokenVerifier
+    let limits: RateLimitGate
+    let auditor: Auditor
+    let metrics: ParleyMetrics
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        guard let header = request.headers[.authorization] else {
-            throw ParleyError.unauthorized("missing bearer token")
-        }
-        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
-            throw ParleyError.unauthorized("the Authorization header must be: Bearer <token>")
+        let failureKey = "auth-failure:" + (context.clientIP ?? "unknown")
+        if let policy = limits.settings.authFailures {
+            try await limits.enforce(failureKey, policy: policy, consume: false, context: context)
         }
         let principal: Principal
         do {
-            principal = try await verifier.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            principal = try await verify(request.headers[.authorization])
         } catch let error as AuthError {
             context.logger.notice("token refused", metadata: ["reason": .string(error.reason)])
-            throw ParleyError.unauthorized("invalid or expired token")
+            metrics.recordAuthFailure()
+            auditor.record(context, action: "auth.token", outcome: .denied, detail: error.reason)
+            if let policy = limits.settings.authFailures {
+                _ = try? await limits.limiter.check(failureKey, policy: policy, consume: true)
+            }
+            throw ParleyError.unauthorized(
+                request.headers[.authorization] == nil ? "missing bearer token" : "invalid or expired token")
         }
-        let tenant: TenantID
-        if let requested = request.headers[.xTenantID] {
+        var context = context
+        context.principal = principal
+        context.logger[metadataKey: "user"] = .string(principal.user.rawValue)
+        do {
+            switch try Self.tenant(for: principal, requested: request.headers[.xTenantID]) {
+            case .settled(let tenant):
+                context.tenant = tenant
+                context.logger[metadataKey: "tenant"] = .string(tenant.rawValue)
+            case .unsettled(let problem):
+                // Routes that need a tenant refuse with this; admin routes that do not, proceed.
+                context.tenantProblem = problem
+            }
+        } catch let error as ParleyError {
+            // The header names a tenant the token does not grant.
+            auditor.record(context, action: "auth.tenant", outcome: .denied, detail: "tenant not granted by the token")
+            throw error
+        }
+        context.trace?.identify(tenant: context.tenant, user: principal.user)
+        return try await next(request, context)
+    }
+
+    private func verify(_ header: String?) async throws -> Principal {
+        guard let header else { throw AuthError("no Authorization header") }
+        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            throw AuthError("the Authorization header is not a bearer token")
+        }
+        return try await verifier.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+    }
+
+    enum TenantResolution {
+        case settled(TenantID)
+        case unsettled(HTTPProblem)
+    }
+
+    static func tenant(for principal: Principal, requested: String?) throws -> TenantResolution {
+        if let requested {
             guard let id = TenantID(requested) else {
                 throw HTTPProblem.malformed("X-Tenant-ID must match ^[a-z][a-z0-9_]{0,62}$", field: "X-Tenant-ID")
             }
             guard principal.tenants.contains(id) else {
                 throw ParleyError.forbidden("the token does not grant tenant \(id)")
             }
-            tenant = id
-        } else if principal.tenants.count == 1 {
-            tenant = principal.tenants[0]
-        } else if principal.tenants.isEmpty {
-            throw ParleyError.forbidden("the token grants no tenant")
-        } else {
-            throw HTTPProblem.malformed("the token grants several tenants: choose one with X-Tenant-ID", field: "X-Tenant-ID")
+            return .settled(id)
         }
-        var context = context
-        context.principal = principal
-        context.tenant = tenant
-        context.logger[metadataKey: "tenant"] = .string(tenant.rawValue)
-        context.logger[metadataKey: "user"] = .string(principal.user.rawValue)
-        context.trace?.identify(tenant: tenant, user: principal.user)
-        return try await next(request, context)
+        switch principal.tenants.count {
+        case 1: return .settled(principal.tenants[0])
+        case 0: return .unsettled(HTTPProblem(status: .forbidden, detail: "the token grants no tenant"))
+        default:
+            return .unsettled(
+                .malformed("the token grants several tenants: choose one with X-Tenant-ID", field: "X-Tenant-ID"))
+        }
     }
 }

@@ -1,6 +1,8 @@
 import Configuration
 import Foundation
 import Logging
+import ParleyAuth
+import ParleyCore
 import SystemPackage
 
 /// Every setting Parley reads, with its default. Keys are listed in the README; each can come
@@ -12,8 +14,18 @@ public struct ParleyConfiguration: Sendable {
     public var dataDirectory: String = "./data"
     /// `nil` means automatic: on exactly when listening on loopback.
     public var devAuth: Bool? = nil
-    /// Create a tenant's storage on its first request.
-    public var autoProvisionTenants: Bool = true
+    /// Create a tenant's storage on its first request; `nil` means on exactly when dev auth is on
+    /// (in production, tenants are provisioned through the admin API).
+    public var autoProvision: Bool? = nil
+    /// Identity providers whose tokens are accepted.
+    public var issuers: [IssuerConfiguration] = []
+    public var rateLimits = RateLimitSettings()
+    /// Browser origins allowed to call the API (`*` allows any); empty: no CORS headers.
+    public var corsAllowedOrigins: [String] = []
+    /// Proxies in front of Parley that append to `X-Forwarded-For` (0: use the peer address).
+    public var forwardedHops: Int = 0
+    /// Send `Strict-Transport-Security` on every response (Parley is only reached over TLS).
+    public var hsts: Bool = false
     public var logLevel: Logger.Level = .info
     /// Messages of the conversation the agent sees.
     public var contextMessages: Int = 20
@@ -22,6 +34,8 @@ public struct ParleyConfiguration: Sendable {
 
     /// Dev auth is on when configured so, or by default when nobody off this machine can reach us.
     public var devAuthEnabled: Bool { devAuth ?? Self.isLoopback(host) }
+
+    public var autoProvisionTenants: Bool { autoProvision ?? devAuthEnabled }
 
     public static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
@@ -37,7 +51,18 @@ public struct ParleyConfiguration: Sendable {
         port = reader.int(forKey: "http.port", default: defaults.port)
         dataDirectory = reader.string(forKey: "data.dir", default: defaults.dataDirectory)
         devAuth = reader.bool(forKey: "auth.dev")
-        autoProvisionTenants = reader.bool(forKey: "tenants.autoProvision", default: defaults.autoProvisionTenants)
+        autoProvision = reader.bool(forKey: "tenants.autoProvision")
+        issuers = try Self.issuers(reader)
+        rateLimits = try RateLimitSettings(reader: reader)
+        corsAllowedOrigins = reader.stringArray(forKey: "cors.allowedOrigins", default: [])
+        for origin in corsAllowedOrigins where origin != "*" {
+            guard let url = URL(string: origin), url.scheme != nil, url.host != nil, url.path.isEmpty || url.path == "/" else {
+                throw ConfigurationError(key: "cors.allowedOrigins", reason: "\(origin) is not an origin like https://app.example.com")
+            }
+        }
+        forwardedHops = reader.int(forKey: "http.forwardedHops", default: 0)
+        guard (0...10).contains(forwardedHops) else { throw ConfigurationError(key: "http.forwardedHops", reason: "must be 0–10") }
+        hsts = reader.bool(forKey: "http.hsts", default: false)
         contextMessages = reader.int(forKey: "chat.contextMessages", default: defaults.contextMessages)
         let level = reader.string(forKey: "log.level", default: defaults.logLevel.rawValue)
         guard let parsedLevel = Logger.Level(rawValue: level.lowercased()) else {
@@ -48,6 +73,45 @@ public struct ParleyConfiguration: Sendable {
         guard (0...500).contains(contextMessages) else {
             throw ConfigurationError(key: "chat.contextMessages", reason: "must be 0–500")
         }
+    }
+
+    /// One issuer from `auth.oidc.*` (environment-friendly), plus any named in `auth.issuers`,
+    /// each under `auth.issuer.<name>.*`.
+    static func issuers(_ reader: ConfigReader) throws -> [IssuerConfiguration] {
+        var issuers: [IssuerConfiguration] = []
+        if let single = try issuer(named: "oidc", prefix: "auth.oidc", reader) { issuers.append(single) }
+        for name in reader.stringArray(forKey: "auth.issuers", default: []) {
+            guard let issuer = try issuer(named: name, prefix: "auth.issuer.\(name)", reader) else {
+                throw ConfigurationError(key: "auth.issuer.\(name).issuer", reason: "is required for every name in auth.issuers")
+            }
+            issuers.append(issuer)
+        }
+        return issuers
+    }
+
+    static func issuer(named name: String, prefix: String, _ reader: ConfigReader) throws -> IssuerConfiguration? {
+        guard let url = reader.string(forKey: ConfigKey("\(prefix).issuer")), !url.isEmpty else { return nil }
+        let presetName = reader.string(forKey: ConfigKey("\(prefix).preset"), default: IssuerPreset.oidc.rawValue)
+        guard let preset = IssuerPreset(rawValue: presetName) else {
+            throw ConfigurationError(key: "\(prefix).preset", reason: "must be keycloak, better-auth or oidc")
+        }
+        var issuer = IssuerConfiguration(name: name, preset: preset, issuer: url, audience: reader.string(forKey: ConfigKey("\(prefix).audience")))
+        issuer.jwksURL = reader.string(forKey: ConfigKey("\(prefix).jwksUrl"))
+        issuer.tenantClaim = reader.string(forKey: ConfigKey("\(prefix).tenantClaim"))
+        issuer.roleClaims = reader.stringArray(forKey: ConfigKey("\(prefix).rolesClaims"))
+        issuer.clientID = reader.string(forKey: ConfigKey("\(prefix).clientId"))
+        issuer.algorithms = reader.stringArray(forKey: ConfigKey("\(prefix).algorithms"))
+        let refetch = reader.int(forKey: ConfigKey("\(prefix).jwksRefetchSeconds"), default: 30)
+        guard (0...86_400).contains(refetch) else {
+            throw ConfigurationError(key: "\(prefix).jwksRefetchSeconds", reason: "must be 0–86400")
+        }
+        issuer.refetchInterval = Duration.seconds(refetch)
+        do {
+            _ = try issuer.resolved()
+        } catch let error as IssuerConfigurationError {
+            throw ConfigurationError(key: prefix, reason: error.reason)
+        }
+        return issuer
     }
 
     /// The layered reader: `overrides` (the command line) > environment > `.env` > config file.
@@ -72,4 +136,37 @@ public struct ConfigurationError: Error, CustomStringConvertible {
     public let reason: String
 
     public var description: String { "configuration \(key): \(reason)" }
+}
+
+/// The rate limits, each `N per window` or `off`.
+public struct RateLimitSettings: Sendable {
+    /// Per user (across their tenants' requests).
+    public var user: RateLimitPolicy? = RateLimitPolicy(name: "user", limit: 120, window: .seconds(60))
+    /// Per client IP, authenticated or not.
+    public var ip: RateLimitPolicy? = RateLimitPolicy(name: "ip", limit: 600, window: .seconds(60))
+    /// Per tenant, all its users together.
+    public var tenant: RateLimitPolicy? = RateLimitPolicy(name: "tenant", limit: 6_000, window: .seconds(60))
+    /// Refused tokens per client IP: past it, the IP gets 429 before its token is even looked at.
+    public var authFailures: RateLimitPolicy? = RateLimitPolicy(name: "auth-failure", limit: 20, window: .seconds(60))
+    /// When the limiter's storage fails: let requests through (true) or answer 503 (false).
+    public var failOpen = true
+
+    public init() {}
+
+    init(reader: ConfigReader) throws {
+        func policy(_ key: String, _ name: String, _ fallback: RateLimitPolicy?) throws -> RateLimitPolicy? {
+            guard let text = reader.string(forKey: ConfigKey("ratelimit.\(key)")) else { return fallback }
+            do {
+                return try RateLimitPolicy.parse(text, name: name)
+            } catch {
+                throw ConfigurationError(key: "ratelimit.\(key)", reason: "must look like \"60 per minute\" or \"10 per 30s\", or \"off\"")
+            }
+        }
+        let defaults = RateLimitSettings()
+        user = try policy("user", "user", defaults.user)
+        ip = try policy("ip", "ip", defaults.ip)
+        tenant = try policy("tenant", "tenant", defaults.tenant)
+        authFailures = try policy("authFailures", "auth-failure", defaults.authFailures)
+        failOpen = reader.bool(forKey: "ratelimit.failOpen", default: true)
+    }
 }

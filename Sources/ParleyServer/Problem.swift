@@ -11,10 +11,12 @@ struct Problem: Encodable, Sendable {
     var detail: String
     var instance: String?
     var field: String?
+    /// The rate-limit policy that refused the request.
+    var policy: String?
     var requestID: String?
 
     enum CodingKeys: String, CodingKey {
-        case type, title, status, detail, instance, field
+        case type, title, status, detail, instance, field, policy
         case requestID = "request_id"
     }
 }
@@ -25,6 +27,7 @@ struct HTTPProblem: Error, Sendable {
     let detail: String
     var field: String? = nil
     var headers: HTTPFields = [:]
+    var policy: String? = nil
 
     static func malformed(_ detail: String, field: String? = nil) -> HTTPProblem {
         HTTPProblem(status: .badRequest, detail: detail, field: field)
@@ -44,6 +47,7 @@ extension HTTPProblem {
                 return HTTPProblem(status: .unprocessableContent, detail: "\(field) \(reason)", field: field)
             case .notFound(let what): return HTTPProblem(status: .notFound, detail: "\(what) not found")
             case .forbidden(let why): return HTTPProblem(status: .forbidden, detail: why)
+            case .conflict(let why): return HTTPProblem(status: .conflict, detail: why)
             case .unauthorized(let why):
                 return HTTPProblem(status: .unauthorized, detail: why, headers: [.wwwAuthenticate: "Bearer"])
             case .unavailable(let why): return HTTPProblem(status: .serviceUnavailable, detail: why)
@@ -70,7 +74,7 @@ extension HTTPProblem {
     func response(requestID: String, path: String) -> Response {
         let problem = Problem(
             title: status.reasonPhrase, status: status.code, detail: detail, instance: path, field: field,
-            requestID: requestID)
+            policy: policy, requestID: requestID)
         var headers = headers
         headers[.contentType] = "application/problem+json"
         let body = (try? JSONCoding.encoder.encode(problem)) ?? Data()

@@ -84,8 +84,55 @@ enum SQLiteSchema {
                 "DROP TABLE tasks",
                 "DROP TABLE users",
             ]
-        )
+        ),
+        Migration(version: 2, name: "audit log", up: auditLogTable, down: ["DROP TABLE audit_log"]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
+
+    /// The audit log, the same in a tenant database and the control database.
+    static let auditLogTable = [
+        """
+        CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            time INTEGER NOT NULL,
+            tenant TEXT,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            object TEXT,
+            outcome TEXT NOT NULL,
+            ip TEXT,
+            request_id TEXT,
+            detail TEXT,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX audit_log_by_action ON audit_log (action, seq)",
+        "CREATE INDEX audit_log_by_actor ON audit_log (actor, seq)",
+        "CREATE INDEX audit_log_by_time ON audit_log (time)",
+    ]
+}
+
+/// The SQLite schema of the control database (`parley.sqlite`): what belongs to no tenant.
+enum SQLiteControlSchema {
+    static let migrations: [Migration] = [
+        Migration(
+            version: 1,
+            name: "feature flags, system audit log",
+            up: [
+                """
+                CREATE TABLE feature_flags (
+                    scope TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    updated_by TEXT NOT NULL,
+                    PRIMARY KEY (scope, name)
+                ) WITHOUT ROWID
+                """,
+            ] + SQLiteSchema.auditLogTable,
+            down: ["DROP TABLE audit_log", "DROP TABLE feature_flags"]
+        )
+    ]
 }

@@ -2,17 +2,19 @@ import Foundation
 import ParleyCore
 import SQLiteNIO
 
-/// The three repositories of one tenant, on that tenant's SQLite file.
+/// The repositories of one tenant, on that tenant's SQLite file.
 struct SQLiteTenantStore: TenantStore {
-    let database: SQLiteTenantDatabase
-    var tenant: TenantID { database.tenant }
+    let tenant: TenantID
+    let database: SQLiteDatabase
     var tasks: any TaskRepository { SQLiteTaskRepository(database: database) }
     var conversations: any ConversationRepository { SQLiteConversationRepository(database: database) }
     var feedback: any FeedbackRepository { SQLiteFeedbackRepository(database: database) }
+    var feedbackExport: any FeedbackExportRepository { SQLiteFeedbackRepository(database: database) }
+    var audit: any AuditLogRepository { SQLiteAuditLog(database: database) }
 }
 
 struct SQLiteTaskRepository: TaskRepository {
-    let database: SQLiteTenantDatabase
+    let database: SQLiteDatabase
 
     private static let columns = "number, title, description, status, created_at, updated_at, completed_at"
 
@@ -105,7 +107,7 @@ struct SQLiteTaskRepository: TaskRepository {
 }
 
 struct SQLiteConversationRepository: ConversationRepository {
-    let database: SQLiteTenantDatabase
+    let database: SQLiteDatabase
 
     private static let messageColumns = "id, conversation_id, role, content, tool_calls, model, created_at"
 
@@ -210,7 +212,7 @@ struct SQLiteConversationRepository: ConversationRepository {
 }
 
 struct SQLiteFeedbackRepository: FeedbackRepository {
-    let database: SQLiteTenantDatabase
+    let database: SQLiteDatabase
 
     func submit(user: UserID, messageID: Int, rating: FeedbackRating, comment: String?) async throws -> Feedback? {
         // The SELECT only yields a row for an assistant message of this user's, so feedback on
@@ -230,5 +232,26 @@ struct SQLiteFeedbackRepository: FeedbackRepository {
             id: try row.int("id"), messageID: try row.int("message_id"),
             rating: FeedbackRating(rawValue: try row.string("rating")) ?? rating,
             comment: row.optionalString("comment"), createdAt: try row.date("created_at"))
+    }
+}
+
+extension SQLiteFeedbackRepository: FeedbackExportRepository {
+    func export(since: Date?, after: Int?, limit: Int) async throws -> [FeedbackExportRow] {
+        let rows = try await database.query(
+            """
+            SELECT f.id, f.user_id, f.message_id, m.conversation_id, m.content, m.model, f.rating, f.comment, f.created_at
+            FROM feedback f JOIN messages m ON m.id = f.message_id
+            WHERE f.id > ?1 AND f.created_at >= ?2
+            ORDER BY f.id LIMIT ?3
+            """,
+            [.integer(after ?? 0), .integer(since.map(Clock.millis) ?? 0), .integer(limit)])
+        return try rows.map { row in
+            FeedbackExportRow(
+                id: try row.int("id"), user: try row.string("user_id"), messageID: try row.int("message_id"),
+                conversationID: try row.int("conversation_id"), message: try row.string("content"),
+                model: row.optionalString("model"),
+                rating: FeedbackRating(rawValue: try row.string("rating")) ?? .up, comment: row.optionalString("comment"),
+                createdAt: try row.date("created_at"))
+        }
     }
 }

@@ -9,7 +9,7 @@ public final class SQLiteStoreProvider: TenantStoreProvider {
     private let tenantsDirectory: URL
     private let logger: Logger
     /// Open databases, and opens in flight (so two first requests open a file once).
-    private let open = Mutex<[TenantID: Task<SQLiteTenantDatabase, any Error>]>([:])
+    private let open = Mutex<[TenantID: Task<SQLiteDatabase, any Error>]>([:])
 
     public init(dataDirectory: URL, logger: Logger) throws {
         self.tenantsDirectory = dataDirectory.appendingPathComponent("tenants", isDirectory: true)
@@ -22,10 +22,16 @@ public final class SQLiteStoreProvider: TenantStoreProvider {
     }
 
     public func store(for tenant: TenantID, provisioning: TenantProvisioning) async throws -> any TenantStore {
-        SQLiteTenantStore(database: try await database(for: tenant, provisioning: provisioning))
+        SQLiteTenantStore(tenant: tenant, database: try await database(for: tenant, provisioning: provisioning))
     }
 
-    func database(for tenant: TenantID, provisioning: TenantProvisioning) async throws -> SQLiteTenantDatabase {
+    public func provision(_ tenant: TenantID) async throws -> Bool {
+        let existed = FileManager.default.fileExists(atPath: path(for: tenant))
+        _ = try await database(for: tenant, provisioning: .createIfMissing)
+        return !existed
+    }
+
+    func database(for tenant: TenantID, provisioning: TenantProvisioning) async throws -> SQLiteDatabase {
         if let opening = open.withLock({ $0[tenant] }) {
             return try await opening.value
         }
@@ -37,21 +43,8 @@ public final class SQLiteStoreProvider: TenantStoreProvider {
         let opening = open.withLock { tasks in
             if let existing = tasks[tenant] { return existing }
             let task = Task {
-                let database = try await SQLiteTenantDatabase.open(tenant: tenant, path: path, logger: logger)
-                do {
-                    let before = try await database.currentVersion()
-                    guard before <= SQLiteSchema.latestVersion else {
-                        throw StoreError.schemaTooNew(tenant: tenant.rawValue, version: before)
-                    }
-                    let after = try await database.migrate()
-                    if after != before {
-                        logger.info("migrated tenant database", metadata: ["tenant": "\(tenant)", "from": "\(before)", "to": "\(after)"])
-                    }
-                } catch {
-                    try? await database.close()
-                    throw error
-                }
-                return database
+                try await SQLiteDatabase.openMigrated(
+                    path: path, label: "tenant \(tenant)", migrations: SQLiteSchema.migrations, logger: logger)
             }
             tasks[tenant] = task
             return task
@@ -86,7 +79,7 @@ public final class SQLiteStoreProvider: TenantStoreProvider {
     public func rollbackAll() async throws -> [TenantID: Int] {
         var versions: [TenantID: Int] = [:]
         for tenant in try await tenants() {
-            let database = try await SQLiteTenantDatabase.open(tenant: tenant, path: path(for: tenant), logger: logger)
+            let database = try await SQLiteDatabase.open(path: path(for: tenant), migrations: SQLiteSchema.migrations, logger: logger)
             do {
                 versions[tenant] = try await database.rollbackLatest()
             } catch {

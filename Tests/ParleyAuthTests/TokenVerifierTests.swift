@@ -12,7 +12,7 @@ struct TokenVerifierTests {
 
     func issuerAndVerifier() async throws -> (DevelopmentIssuer, JWKSTokenVerifier) {
         let issuer = try DevelopmentIssuer.loadOrCreate(dataDirectory: directory)
-        return (issuer, try await JWKSTokenVerifier.make(trusting: [issuer.trustedIssuer]))
+        return (issuer, JWKSTokenVerifier(trusting: [try await issuer.trustedIssuer()]))
     }
 
     func claims(_ overrides: [String: JSONValue] = [:], removing: [String] = []) -> [String: JSONValue] {
@@ -114,7 +114,7 @@ struct TokenVerifierTests {
 
     @Test func aVerifierWithoutTheDevIssuerTrustsNothing() async throws {
         let (issuer, _) = try await issuerAndVerifier()
-        let verifier = try await JWKSTokenVerifier.make(trusting: [])
+        let verifier = JWKSTokenVerifier(trusting: [])
         let token = try await issuer.token(user: UserID("alice")!, tenants: [TenantID("acme")!])
         await #expect(throws: AuthError("untrusted issuer")) { try await verifier.verify(token) }
     }

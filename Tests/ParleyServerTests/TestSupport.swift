@@ -12,18 +12,25 @@ import Testing
 /// A Parley on a fresh data directory, tested over real HTTP on a loopback port.
 struct TestParley {
     let directory: URL
-    var devAuth = true
+    var configuration = ParleyConfiguration()
+    /// Replaces the in-process rate limiter (to test a limiter that fails).
+    var rateLimiter: (any RateLimiter)?
+
+    var devAuth: Bool {
+        get { configuration.devAuth ?? true }
+        set { configuration.devAuth = newValue }
+    }
 
     init() {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-e2e-\(UUID().uuidString)")
-    }
-
-    var configuration: ParleyConfiguration {
-        var configuration = ParleyConfiguration()
         configuration.port = 0
         configuration.dataDirectory = directory.path
-        configuration.devAuth = devAuth
-        return configuration
+        configuration.devAuth = true
+        // Tests send many requests from one address quickly; the limits tests set their own.
+        configuration.rateLimits.ip = nil
+        configuration.rateLimits.user = nil
+        configuration.rateLimits.tenant = nil
+        configuration.rateLimits.authFailures = nil
     }
 
     func token(_ user: String, tenants: [String] = ["acme"], admin: Bool = false) async throws -> String {
@@ -35,7 +42,8 @@ struct TestParley {
     func run<Value: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
         var logger = Logger(label: "parley-test")
         logger.logLevel = .warning
-        let app = try await buildApplication(configuration: configuration, logger: logger)
+        let services = try await ParleyServices.make(configuration: configuration, logger: logger, rateLimiter: rateLimiter)
+        let app = try await buildApplication(services: services, logger: logger)
         return try await app.test(.live, body)
     }
 }
@@ -80,4 +88,23 @@ func chatBody(_ message: String, conversation: Int? = nil) -> String {
     var body: [String: JSONValue] = ["message": .string(message)]
     if let conversation { body["conversation_id"] = JSONValue(conversation) }
     return String(decoding: try! JSONEncoder().encode(body), as: UTF8.self)
+}
+
+extension TestClientProtocol {
+    /// Polls the audit log (as `token`, an admin) until `matching` holds for its events, which the
+    /// audit worker writes a moment after the request.
+    func auditEvents(
+        token: String, query: String = "", tenant: String? = nil, until matching: ([JSONValue]) -> Bool
+    ) async throws -> [JSONValue] {
+        var events: [JSONValue] = []
+        for _ in 0..<100 {
+            let response = try await send(.get, "/api/v1/admin/audit?limit=1000&\(query)", token: token, tenant: tenant)
+            #expect(response.status == .ok, "\(response.text)")
+            events = try response.json["events"]?.arrayValue ?? []
+            if matching(events) { return events }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("audit events never matched; last seen: \(events.count) events")
+        return events
+    }
 }

@@ -116,7 +116,7 @@ struct SQLiteMigrationTests {
     @Test func recordsTheVersionAndIsIdempotent() async throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("t.sqlite").path
-        let database = try await SQLiteTenantDatabase.open(tenant: TenantID("t")!, path: path, logger: Logger(label: "test"))
+        let database = try await SQLiteDatabase.open(path: path, migrations: SQLiteSchema.migrations, logger: Logger(label: "test"))
         #expect(try await database.currentVersion() == 0)
         #expect(try await database.migrate() == SQLiteSchema.latestVersion)
         #expect(try await database.migrate() == SQLiteSchema.latestVersion)
@@ -124,11 +124,14 @@ struct SQLiteMigrationTests {
         #expect(recorded.compactMap { $0.column("version")?.integer } == SQLiteSchema.migrations.map(\.version))
         let tables = try await database.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .compactMap { $0.column("name")?.string }
-        for table in ["conversations", "feedback", "messages", "tasks", "users"] { #expect(tables.contains(table)) }
+        for table in ["audit_log", "conversations", "feedback", "messages", "tasks", "users"] { #expect(tables.contains(table)) }
 
         #expect(try await database.rollbackLatest() == SQLiteSchema.latestVersion - 1)
-        let afterRollback = try await database.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tasks'")
-        #expect(afterRollback.isEmpty)
+        // The latest migration added the audit log; its rollback removes it and nothing else.
+        let afterRollback = try await database.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .compactMap { $0.column("name")?.string }
+        #expect(!afterRollback.contains("audit_log"))
+        #expect(afterRollback.contains("tasks"))
         #expect(try await database.migrate() == SQLiteSchema.latestVersion)
         try await database.close()
     }
@@ -142,8 +145,8 @@ struct SQLiteMigrationTests {
         try await provider.close()
 
         // A database written by a newer Parley is not opened by this one.
-        let database = try await SQLiteTenantDatabase.open(
-            tenant: TenantID("one")!, path: provider.path(for: TenantID("one")!), logger: Logger(label: "test"))
+        let database = try await SQLiteDatabase.open(
+            path: provider.path(for: TenantID("one")!), migrations: SQLiteSchema.migrations, logger: Logger(label: "test"))
         try await database.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)")
         try await database.close()
         let reopened = try SQLiteStoreProvider(dataDirectory: directory, logger: Logger(label: "test"))

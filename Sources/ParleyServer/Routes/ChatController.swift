@@ -7,6 +7,9 @@ import ParleyCore
 struct ChatController {
     let stores: TenantStores
     let chat: ChatService
+    let agents: ChatAgents
+    let flags: FlagService
+    let auditor: Auditor
     let metrics: ParleyMetrics
 
     func addRoutes(api: RouterGroup<ParleyRequestContext>, userScoped: RouterGroup<ParleyRequestContext>) {
@@ -82,11 +85,39 @@ struct ChatController {
         let body = try await request.decodeJSON(ChatBody.self, context: context)
         if let id = body.conversationID, id <= 0 { throw ParleyError.notFound("conversation \(id)") }
         _ = try ChatService.validMessage(body.message)  // before the store is even opened
+        let flags = try await flags.flags(for: scope.tenant)
+        guard flags.chatbotEnabled else {
+            throw ParleyError.unavailable("the chatbot is switched off for this tenant")
+        }
         let store = try await stores.store(for: scope.tenant)
-        let turn = try await chat.send(body.message, conversationID: body.conversationID, user: scope.user, store: store)
+        let turn = try await chat.send(
+            body.message, conversationID: body.conversationID, user: scope.user, store: store,
+            agent: agents.agent(useAI: flags.chatbotAI))
         for call in turn.reply.toolCalls { metrics.recordToolCall(name: call.name, ok: call.result["error"] == nil) }
         metrics.recordReply(model: turn.reply.model, fallback: turn.reply.fallbackUsed)
+        auditToolCalls(turn.reply.toolCalls, context: context)
+        context.trace?.noteAudit(
+            object: "conversation:\(turn.conversation.id)",
+            detail: turn.reply.toolCalls.isEmpty ? nil : "tools: " + turn.reply.toolCalls.map(\.name).joined(separator: ", "))
         return turn
+    }
+
+    /// Task changes the agent made are audited like the same changes through the REST API.
+    func auditToolCalls(_ calls: [ToolCallRecord], context: ParleyRequestContext) {
+        for call in calls {
+            let action: String
+            switch call.name {
+            case "add_task": action = "task.create"
+            case "complete_task", "update_task": action = "task.update"
+            case "delete_task": action = "task.delete"
+            default: continue
+            }
+            let error = call.result["error"]
+            let id = call.result["task"]?["id"]?.intValue ?? call.arguments["task_id"]?.intValue
+            let outcome: AuditEvent.Outcome =
+                error == nil ? .success : error?["code"]?.stringValue == "not_found" ? .notFound : .invalid
+            auditor.record(context, action: action, object: id.map { "task:\($0)" }, outcome: outcome, detail: "via chat")
+        }
     }
 
     struct HistoryPage: Encodable {

@@ -5,23 +5,25 @@ import NIOPosix
 import ParleyCore
 import SQLiteNIO
 
-/// One tenant's SQLite file and its connection.
+/// One SQLite file (a tenant's, or the control database) and its connection.
 ///
 /// All statements are single statements (multi-row inserts, upserts with RETURNING, triggers),
 /// so concurrent requests can share the connection without interleaving transactions.
 /// libsqlite3 runs on NIO's thread pool, never on an event loop.
-final class SQLiteTenantDatabase: Sendable {
-    let tenant: TenantID
+final class SQLiteDatabase: Sendable {
     let path: String
     let connection: SQLiteConnection
+    let migrations: [Migration]
 
-    private init(tenant: TenantID, path: String, connection: SQLiteConnection) {
-        self.tenant = tenant
+    private init(path: String, connection: SQLiteConnection, migrations: [Migration]) {
         self.path = path
         self.connection = connection
+        self.migrations = migrations
     }
 
-    static func open(tenant: TenantID, path: String, logger: Logger) async throws -> SQLiteTenantDatabase {
+    var latestVersion: Int { migrations.last?.version ?? 0 }
+
+    static func open(path: String, migrations: [Migration], logger: Logger) async throws -> SQLiteDatabase {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         do {
             // WAL lets readers proceed during a write; FULL makes every commit durable before we
@@ -34,7 +36,27 @@ final class SQLiteTenantDatabase: Sendable {
             try? await connection.close()
             throw error
         }
-        return SQLiteTenantDatabase(tenant: tenant, path: path, connection: connection)
+        return SQLiteDatabase(path: path, connection: connection, migrations: migrations)
+    }
+
+    /// Opens the file and brings it to the latest schema before anyone else uses it; refuses a
+    /// schema newer than this build knows.
+    static func openMigrated(path: String, label: String, migrations: [Migration], logger: Logger) async throws -> SQLiteDatabase {
+        let database = try await open(path: path, migrations: migrations, logger: logger)
+        do {
+            let before = try await database.currentVersion()
+            guard before <= database.latestVersion else {
+                throw StoreError.schemaTooNew(database: label, version: before)
+            }
+            let after = try await database.migrate()
+            if after != before {
+                logger.info("migrated database", metadata: ["database": "\(label)", "from": "\(before)", "to": "\(after)"])
+            }
+        } catch {
+            try? await database.close()
+            throw error
+        }
+        return database
     }
 
     func close() async throws {
@@ -64,9 +86,10 @@ final class SQLiteTenantDatabase: Sendable {
 
     /// Applies every migration above the recorded version, each in its own transaction.
     /// Runs before the database is handed to requests, so nothing else uses the connection.
-    func migrate(to target: Int = SQLiteSchema.latestVersion) async throws -> Int {
+    func migrate(to target: Int? = nil) async throws -> Int {
+        let target = target ?? latestVersion
         var version = try await currentVersion()
-        for migration in SQLiteSchema.migrations where migration.version > version && migration.version <= target {
+        for migration in migrations where migration.version > version && migration.version <= target {
             try await transaction(migration.up + [
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(migration.version), '\(migration.name)', \(Clock.nowMillis()))"
             ])
@@ -78,7 +101,7 @@ final class SQLiteTenantDatabase: Sendable {
     /// Undoes the latest applied migration; returns the version afterwards.
     func rollbackLatest() async throws -> Int {
         let version = try await currentVersion()
-        guard let migration = SQLiteSchema.migrations.first(where: { $0.version == version }) else { return version }
+        guard let migration = migrations.first(where: { $0.version == version }) else { return version }
         try await transaction(migration.down + ["DELETE FROM schema_migrations WHERE version = \(migration.version)"])
         return try await currentVersion()
     }
@@ -98,6 +121,7 @@ final class SQLiteTenantDatabase: Sendable {
 enum Clock {
     static func nowMillis() -> Int { Int((Date().timeIntervalSince1970 * 1000).rounded()) }
     static func date(_ millis: Int) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+    static func millis(_ date: Date) -> Int { Int((date.timeIntervalSince1970 * 1000).rounded()) }
 }
 
 extension SQLiteRow {
@@ -126,13 +150,13 @@ extension SQLiteRow {
 
 public enum StoreError: Error, CustomStringConvertible {
     case corrupt(column: String)
-    case schemaTooNew(tenant: String, version: Int)
+    case schemaTooNew(database: String, version: Int)
 
     public var description: String {
         switch self {
         case .corrupt(let column): "stored row has an unreadable column \(column)"
-        case .schemaTooNew(let tenant, let version):
-            "tenant \(tenant) has schema version \(version), newer than this build knows; upgrade Parley"
+        case .schemaTooNew(let database, let version):
+            "\(database) has schema version \(version), newer than this build knows; upgrade Parley"
         }
     }
 }

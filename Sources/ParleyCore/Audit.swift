@@ -1,0 +1,132 @@
+import Foundation
+
+/// Something that happened and must be answerable for later: who did what to which object,
+/// with what outcome, from where.
+public struct AuditEvent: Sendable, Hashable, Codable {
+    public enum Outcome: String, Sendable, Hashable, Codable, CaseIterable {
+        case success
+        /// Refused: bad credentials, a role or tenant not granted, a rate limit.
+        case denied
+        /// The object does not exist for this caller (which includes another user's objects).
+        case notFound = "not_found"
+        /// Refused as invalid input.
+        case invalid
+        case failed
+    }
+
+    public var time: Date
+    /// `nil` for events before a tenant is known (a refused token).
+    public var tenant: TenantID?
+    /// The user id, or `anonymous`.
+    public var actor: String
+    /// `<object kind>.<verb>`, e.g. `task.update`, `auth.token`, `tenant.provision`.
+    public var action: String
+    /// `<kind>:<id>`, e.g. `task:3`.
+    public var object: String?
+    public var outcome: Outcome
+    public var ip: String?
+    public var requestID: String?
+    /// A short reason or summary; never message content.
+    public var detail: String?
+
+    public init(
+        time: Date = Date(), tenant: TenantID?, actor: String, action: String, object: String? = nil,
+        outcome: Outcome, ip: String? = nil, requestID: String? = nil, detail: String? = nil
+    ) {
+        self.time = time
+        self.tenant = tenant
+        self.actor = actor
+        self.action = action
+        self.object = object
+        self.outcome = outcome
+        self.ip = ip
+        self.requestID = requestID
+        self.detail = detail
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case time, tenant, actor, action, object, outcome, ip, detail
+        case requestID = "request_id"
+    }
+}
+
+/// A stored event with its place in the tenant's hash chain.
+public struct AuditRecord: Sendable, Hashable, Codable {
+    public var sequence: Int
+    public var event: AuditEvent
+    public var previousHash: String
+    public var hash: String
+
+    public init(sequence: Int, event: AuditEvent, previousHash: String, hash: String) {
+        self.sequence = sequence
+        self.event = event
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+
+    /// The hash of the first event's predecessor.
+    public static let genesisHash = String(repeating: "0", count: 64)
+}
+
+public struct AuditFilter: Sendable, Hashable {
+    public var action: String?
+    public var actor: String?
+    public var outcome: AuditEvent.Outcome?
+    public var since: Date?
+    public var until: Date?
+    /// Only events with a sequence number below this (paging backwards).
+    public var before: Int?
+    public var limit: Int
+
+    public init(
+        action: String? = nil, actor: String? = nil, outcome: AuditEvent.Outcome? = nil, since: Date? = nil,
+        until: Date? = nil, before: Int? = nil, limit: Int = 100
+    ) {
+        self.action = action
+        self.actor = actor
+        self.outcome = outcome
+        self.since = since
+        self.until = until
+        self.before = before
+        self.limit = limit
+    }
+}
+
+/// What `parley audit verify` found.
+public struct AuditChainReport: Sendable, Hashable {
+    public var checked: Int
+    /// The first record whose hash or link does not match, if any.
+    public var firstBrokenSequence: Int?
+    public var problem: String?
+
+    public init(checked: Int, firstBrokenSequence: Int? = nil, problem: String? = nil) {
+        self.checked = checked
+        self.firstBrokenSequence = firstBrokenSequence
+        self.problem = problem
+    }
+
+    public var isIntact: Bool { firstBrokenSequence == nil }
+}
+
+/// One audit log: a tenant's, or the system log for events without a tenant.
+public protocol AuditLogRepository: Sendable {
+    /// Appends events in order, each chained to the hash of the one before.
+    func append(_ events: [AuditEvent]) async throws -> [AuditRecord]
+    /// Newest first.
+    func query(_ filter: AuditFilter) async throws -> [AuditRecord]
+    /// Recomputes the chain from the first record.
+    func verifyChain() async throws -> AuditChainReport
+}
+
+/// Where request handlers hand audit events; a worker drains it into the audit logs.
+/// In process today, a Redis Stream across replicas.
+public protocol AuditQueue: Sendable {
+    /// Queues the event without waiting for storage.
+    func publish(_ event: AuditEvent)
+    /// The next events, waiting while there are none; `nil` once the queue is finished and empty.
+    func next(maxCount: Int) async -> [AuditEvent]?
+    /// Events published and not yet taken.
+    var depth: Int { get }
+    /// Ends the queue: `next` drains what is left, then returns `nil`.
+    func finish()
+}

@@ -1,0 +1,80 @@
+/// Switches an operator can flip at run time, per tenant with a global default.
+public enum FeatureFlag: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Off: chat answers 503 (tasks stay reachable).
+    case chatbotEnabled = "chatbot.enabled"
+    /// Off: the basic agent answers instead of a language model.
+    case chatbotAI = "chatbot.ai"
+    /// The ordered provider names a tenant's chat uses (empty: the configured default route).
+    case modelRoute = "model.route"
+
+    public var defaultValue: JSONValue {
+        switch self {
+        case .chatbotEnabled, .chatbotAI: .bool(true)
+        case .modelRoute: .array([])
+        }
+    }
+
+    /// Why `value` is not a valid setting of this flag, or `nil` when it is.
+    public func problem(with value: JSONValue) -> String? {
+        switch self {
+        case .chatbotEnabled, .chatbotAI:
+            if case .bool = value { return nil }
+            return "must be true or false"
+        case .modelRoute:
+            guard case .array(let names) = value, names.count <= 16,
+                names.allSatisfy({ name in
+                    guard let name = name.stringValue else { return false }
+                    return !name.isEmpty && name.utf8.count <= 64
+                })
+            else { return "must be an array of up to 16 provider names" }
+            return nil
+        }
+    }
+}
+
+/// Where a flag value applies.
+public enum FlagScope: Sendable, Hashable {
+    case global
+    case tenant(TenantID)
+
+    /// How the scope is stored (`*` cannot be a tenant id).
+    public var storageKey: String {
+        switch self {
+        case .global: "*"
+        case .tenant(let tenant): tenant.rawValue
+        }
+    }
+}
+
+/// The flags in force for one tenant: its own values over the global ones over the defaults.
+public struct FeatureFlags: Sendable, Hashable {
+    public var values: [FeatureFlag: JSONValue]
+
+    public init(global: [FeatureFlag: JSONValue] = [:], tenant: [FeatureFlag: JSONValue] = [:]) {
+        var values: [FeatureFlag: JSONValue] = [:]
+        for flag in FeatureFlag.allCases { values[flag] = tenant[flag] ?? global[flag] ?? flag.defaultValue }
+        self.values = values
+    }
+
+    public var chatbotEnabled: Bool { values[.chatbotEnabled]?.boolValue ?? true }
+    public var chatbotAI: Bool { values[.chatbotAI]?.boolValue ?? true }
+    public var modelRoute: [String] {
+        guard case .array(let names)? = values[.modelRoute] else { return [] }
+        return names.compactMap(\.stringValue)
+    }
+}
+
+public protocol FeatureFlagStore: Sendable {
+    /// The values set in one scope (flags not set there are absent).
+    func values(in scope: FlagScope) async throws -> [FeatureFlag: JSONValue]
+    /// Sets a flag in a scope; `nil` removes the setting so the wider one applies again.
+    func set(_ flag: FeatureFlag, to value: JSONValue?, in scope: FlagScope, by actor: String) async throws
+}
+
+/// Storage that belongs to no tenant: global flag values and per-tenant overrides, and the
+/// system audit log (events that happen before a tenant is known, and tenant provisioning).
+public protocol ControlStore: Sendable {
+    var flags: any FeatureFlagStore { get }
+    var systemAudit: any AuditLogRepository { get }
+    func close() async throws
+}

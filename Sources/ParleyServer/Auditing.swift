@@ -1,0 +1,202 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ParleyCore
+import ServiceLifecycle
+
+/// Turns what a request did into an audit event and queues it (never waiting for storage).
+struct Auditor: Sendable {
+    let queue: any AuditQueue
+
+    func record(
+        _ context: ParleyRequestContext, action: String, object: String? = nil, outcome: AuditEvent.Outcome,
+        detail: String? = nil
+    ) {
+        queue.publish(
+            AuditEvent(
+                tenant: context.tenant, actor: context.principal?.user.rawValue ?? "anonymous", action: action,
+                object: object, outcome: outcome, ip: context.clientIP, requestID: context.requestID, detail: detail))
+    }
+
+    static func outcome(for status: HTTPResponse.Status) -> AuditEvent.Outcome {
+        switch status.code {
+        case 200..<400: .success
+        case 401, 403, 429: .denied
+        case 404: .notFound
+        case 400..<500: .invalid
+        default: .failed
+        }
+    }
+}
+
+/// Audits every authenticated request that changes something or touches admin data, and every
+/// read that was refused or found nothing (how probing for other users' objects shows up).
+/// The action comes from the route, so a new route cannot forget to be audited.
+struct AuditMiddleware: RouterMiddleware {
+    typealias Context = ParleyRequestContext
+
+    let auditor: Auditor
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let status: HTTPResponse.Status
+        let response: Response
+        do {
+            response = try await next(request, context)
+            status = response.status
+        } catch {
+            record(request, context: context, status: HTTPProblem.from(error).status)
+            throw error
+        }
+        record(request, context: context, status: status)
+        return response
+    }
+
+    private func record(_ request: Request, context: Context, status: HTTPResponse.Status) {
+        let route = context.endpointPath ?? request.uri.path
+        let outcome = Auditor.outcome(for: status)
+        let isRead = request.method == .get || request.method == .head
+        guard !isRead || outcome != .success || route.contains("/admin/") else { return }
+        // 429s are counted in metrics, not audited: a flood must not flood the audit log.
+        guard status != .tooManyRequests else { return }
+        let noted = context.trace?.snapshot
+        let object = noted?.auditObject ?? Self.object(route: route, parameters: context.parameters)
+        auditor.record(
+            context, action: Self.action(method: request.method, route: route), object: object, outcome: outcome,
+            detail: noted?.auditDetail ?? (outcome == .success ? nil : "HTTP \(status.code)"))
+    }
+
+    /// `task.update` for `PATCH /api/v1/tasks/{id}`, and so on.
+    static func action(method: HTTPRequest.Method, route: String) -> String {
+        let known: [String: String] = [
+            "POST /api/v1/chat": "chat.message",
+            "POST /api/{user_id}/chat": "chat.message",
+            "GET /api/v1/chat/history": "chat.history",
+            "POST /api/v1/chat/feedback": "feedback.submit",
+            "GET /api/v1/conversations": "conversation.list",
+            "DELETE /api/v1/conversations/{id}": "conversation.delete",
+            "GET /api/v1/tasks": "task.list",
+            "POST /api/v1/tasks": "task.create",
+            "GET /api/v1/tasks/{id}": "task.read",
+            "PATCH /api/v1/tasks/{id}": "task.update",
+            "DELETE /api/v1/tasks/{id}": "task.delete",
+            "GET /api/v1/admin/tenants": "tenant.list",
+            "POST /api/v1/admin/tenants": "tenant.provision",
+            "GET /api/v1/admin/audit": "audit.read",
+            "GET /api/v1/admin/flags": "flags.read",
+            "PATCH /api/v1/admin/flags": "flags.update",
+            "GET /api/v1/admin/flags/global": "flags.read",
+            "PATCH /api/v1/admin/flags/global": "flags.update",
+            "GET /api/v1/admin/feedback": "feedback.export",
+        ]
+        let normalized = route.hasPrefix("/") ? route : "/" + route
+        return known["\(method.rawValue) \(normalized)"] ?? "request.\(method.rawValue.lowercased())"
+    }
+
+    static func object(route: String, parameters: Parameters) -> String? {
+        guard let id = parameters.get("id") else { return nil }
+        let kind = route.contains("conversations") ? "conversation" : route.contains("tasks") ? "task" : "object"
+        return "\(kind):\(id.prefix(32))"
+    }
+}
+
+/// Drains the audit queue into the audit logs: each event into its tenant's log (the system
+/// log when it has no tenant, or its tenant has no storage), in batches, retrying a failed
+/// write with backoff; what still fails goes to a dead-letter file so that it is never silently
+/// dropped. On shutdown it finishes the queue and writes what is left.
+final class AuditWorker: Service {
+    static let batchSize = 200
+    static let attempts = 5
+
+    let queue: any AuditQueue
+    let stores: any TenantStoreProvider
+    let control: any ControlStore
+    let deadLetterURL: URL
+    let metrics: ParleyMetrics
+    let logger: Logger
+
+    init(
+        queue: any AuditQueue, stores: any TenantStoreProvider, control: any ControlStore, deadLetterURL: URL,
+        metrics: ParleyMetrics, logger: Logger
+    ) {
+        self.queue = queue
+        self.stores = stores
+        self.control = control
+        self.deadLetterURL = deadLetterURL
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let queue = self.queue
+        await withGracefulShutdownHandler {
+            while let batch = await queue.next(maxCount: Self.batchSize) {
+                await write(batch)
+                metrics.auditQueueDepth(queue.depth)
+            }
+        } onGracefulShutdown: {
+            queue.finish()
+        }
+    }
+
+    func write(_ batch: [AuditEvent]) async {
+        // Order is kept within each log, which is what the hash chain covers.
+        var byTenant: [TenantID?: [AuditEvent]] = [:]
+        var order: [TenantID?] = []
+        for event in batch {
+            if byTenant[event.tenant] == nil { order.append(event.tenant) }
+            byTenant[event.tenant, default: []].append(event)
+        }
+        for tenant in order {
+            let events = byTenant[tenant] ?? []
+            var delay: Duration = .milliseconds(50)
+            for attempt in 1...Self.attempts {
+                do {
+                    _ = try await log(for: tenant).append(events)
+                    metrics.recordAuditWritten(events.count)
+                    break
+                } catch {
+                    if attempt == Self.attempts {
+                        logger.error(
+                            "audit events could not be stored; written to the dead-letter file",
+                            metadata: ["count": "\(events.count)", "error": "\(error)", "file": "\(deadLetterURL.path)"])
+                        deadLetter(events)
+                        break
+                    }
+                    try? await Task.sleep(for: delay)
+                    delay *= 4
+                }
+            }
+        }
+    }
+
+    private func log(for tenant: TenantID?) async throws -> any AuditLogRepository {
+        guard let tenant else { return control.systemAudit }
+        do {
+            return try await stores.store(for: tenant, provisioning: .existingOnly).audit
+        } catch ParleyError.notFound {
+            return control.systemAudit
+        }
+    }
+
+    /// Appends the events as JSON lines for the operator: nothing acknowledged is dropped silently.
+    private func deadLetter(_ events: [AuditEvent]) {
+        metrics.recordAuditDeadLetters(events.count)
+        var lines = Data()
+        for event in events {
+            guard let line = try? JSONCoding.encoder.encode(event) else { continue }
+            lines.append(line)
+            lines.append(0x0A)
+        }
+        if !FileManager.default.fileExists(atPath: deadLetterURL.path) {
+            _ = FileManager.default.createFile(atPath: deadLetterURL.path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        guard let handle = try? FileHandle(forWritingTo: deadLetterURL) else {
+            logger.critical("cannot open the audit dead-letter file", metadata: ["file": "\(deadLetterURL.path)"])
+            return
+        }
+        defer { try? handle.close() }
+        _ = try? handle.seekToEnd()
+        try? handle.write(contentsOf: lines)
+    }
+}

@@ -1,0 +1,106 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import ParleyCore
+
+/// Which address a request comes from. Behind `hops` trusted proxies, the client is the entry
+/// that many places from the end of `X-Forwarded-For` (entries further left are the client's
+/// own claims and could be forged); with no proxies, the socket's peer.
+struct ClientAddressPolicy: Sendable {
+    let hops: Int
+
+    func clientIP(peer: String?, forwardedFor: [String]) -> String? {
+        guard hops > 0 else { return peer }
+        let entries = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        guard entries.count >= hops else { return entries.first ?? peer }
+        let candidate = entries[entries.count - hops]
+        // Only something shaped like an address is used as a rate-limit key and logged.
+        guard !candidate.isEmpty, candidate.count <= 45, candidate.allSatisfy({ $0.isHexDigit || $0 == "." || $0 == ":" })
+        else { return peer }
+        return candidate
+    }
+}
+
+/// Applies rate-limit policies: records each decision for the response headers, refuses with
+/// 429, and when the limiter itself fails, lets the request through or refuses it with 503 as
+/// configured.
+struct RateLimitGate: Sendable {
+    let limiter: any RateLimiter
+    let settings: RateLimitSettings
+    let metrics: ParleyMetrics
+
+    func enforce(_ key: String, policy: RateLimitPolicy, consume: Bool = true, context: ParleyRequestContext) async throws {
+        let decision: RateLimitDecision
+        do {
+            decision = try await limiter.check(key, policy: policy, consume: consume)
+        } catch {
+            metrics.recordRateLimiterFailure()
+            context.logger.error(
+                "rate limiter unavailable", metadata: ["policy": .string(policy.name), "error": "\(error)",
+                "fail_open": .stringConvertible(settings.failOpen)])
+            if settings.failOpen { return }
+            throw ParleyError.unavailable("rate limiting is unavailable; try again shortly")
+        }
+        // A peek (the auth-failure gate) says nothing about this request's own quota.
+        if consume { context.trace?.noteRateLimit(decision) }
+        guard decision.allowed else {
+            metrics.recordRateLimited(policy: policy.name)
+            var headers = HTTPFields()
+            headers[.retryAfter] = String(decision.retryAfterSeconds)
+            RateLimitHeaders.apply([decision], to: &headers)
+            throw HTTPProblem(
+                status: .tooManyRequests,
+                detail: "rate limit \"\(policy.name)\" (\(policy.limit) per \(policy.window.components.seconds) s) exceeded; retry in \(decision.retryAfterSeconds) s",
+                headers: headers, policy: policy.name)
+        }
+    }
+}
+
+/// The IETF draft rate-limit headers (draft-ietf-httpapi-ratelimit-headers):
+/// `RateLimit-Policy: "user";q=120;w=60` for every policy that applied, and
+/// `RateLimit: "user";r=119;t=1` for the one closest to its limit.
+enum RateLimitHeaders {
+    static let policyName = HTTPField.Name("RateLimit-Policy")!
+    static let stateName = HTTPField.Name("RateLimit")!
+
+    static func apply(_ decisions: [RateLimitDecision], to headers: inout HTTPFields) {
+        guard let tightest = decisions.min(by: { $0.remaining < $1.remaining }) else { return }
+        headers[policyName] = decisions.map { decision in
+            "\"\(decision.policy.name)\";q=\(decision.policy.limit);w=\(decision.policy.window.components.seconds)"
+        }.joined(separator: ", ")
+        headers[stateName] = "\"\(tightest.policy.name)\";r=\(tightest.remaining);t=\(tightest.resetSeconds)"
+    }
+}
+
+/// Limits per client IP (before authentication, so token guessing is limited too) or per user
+/// and per tenant (after it).
+struct RateLimitMiddleware: RouterMiddleware {
+    typealias Context = ParleyRequestContext
+
+    enum Stage {
+        case client
+        case principal
+    }
+
+    let gate: RateLimitGate
+    let stage: Stage
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let settings = gate.settings
+        switch stage {
+        case .client:
+            if let policy = settings.ip {
+                try await gate.enforce("ip:" + (context.clientIP ?? "unknown"), policy: policy, context: context)
+            }
+        case .principal:
+            if let principal = context.principal, let policy = settings.user {
+                // Subjects are unique per issuer, so the key holds both.
+                try await gate.enforce("user:\(principal.issuer) \(principal.user)", policy: policy, context: context)
+            }
+            if let tenant = context.tenant, let policy = settings.tenant {
+                try await gate.enforce("tenant:\(tenant)", policy: policy, context: context)
+            }
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,120 @@
+import Crypto
+import Foundation
+import ParleyCore
+import SQLiteNIO
+
+/// The hash chain over audit events: each record's hash covers the previous record's hash and
+/// every field of its event, so an edited, inserted or deleted row breaks the chain from there on.
+public enum AuditChain {
+    public static func hash(previous: String, event: AuditEvent) -> String {
+        // A JSON array of strings is an unambiguous encoding of the fields (no separator tricks).
+        let fields: [String?] = [
+            previous, String(Clock.millis(event.time)), event.tenant?.rawValue, event.actor, event.action, event.object,
+            event.outcome.rawValue, event.ip, event.requestID, event.detail,
+        ]
+        let canonical = (try? JSONEncoder().encode(fields)) ?? Data()
+        return SHA256.hash(data: canonical).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// An audit log table in a SQLite database (a tenant's, or the control database's system log).
+///
+/// Appends must not run concurrently on one log: the audit worker is its one writer, reading
+/// the last hash and inserting the chained batch in order.
+struct SQLiteAuditLog: AuditLogRepository {
+    let database: SQLiteDatabase
+
+    private static let columns = "seq, time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash"
+
+    func append(_ events: [AuditEvent]) async throws -> [AuditRecord] {
+        guard !events.isEmpty else { return [] }
+        let last = try await database.query("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        var previous = last.first?.column("hash")?.string ?? AuditRecord.genesisHash
+        var binds: [SQLiteData] = []
+        var rows: [String] = []
+        var hashes: [(previous: String, hash: String)] = []
+        for event in events {
+            let hash = AuditChain.hash(previous: previous, event: event)
+            hashes.append((previous, hash))
+            rows.append("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            binds += [
+                .integer(Clock.millis(event.time)), Self.text(event.tenant?.rawValue), .text(event.actor), .text(event.action),
+                Self.text(event.object), .text(event.outcome.rawValue), Self.text(event.ip), Self.text(event.requestID),
+                Self.text(event.detail), .text(previous), .text(hash),
+            ]
+            previous = hash
+        }
+        let inserted = try await database.query(
+            """
+            INSERT INTO audit_log (time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash)
+            VALUES \(rows.joined(separator: ", ")) RETURNING seq
+            """, binds)
+        return try zip(zip(events, hashes), inserted).map { pair, row in
+            AuditRecord(sequence: try row.int("seq"), event: pair.0, previousHash: pair.1.previous, hash: pair.1.hash)
+        }
+    }
+
+    func query(_ filter: AuditFilter) async throws -> [AuditRecord] {
+        var conditions: [String] = []
+        var binds: [SQLiteData] = []
+        func add(_ condition: String, _ value: SQLiteData) {
+            binds.append(value)
+            conditions.append(condition.replacingOccurrences(of: "?", with: "?\(binds.count)"))
+        }
+        if let action = filter.action {
+            // `task` matches every task action; `task.update` only that one.
+            if action.contains(".") { add("action = ?", .text(action)) } else { add("action LIKE ?", .text(action + ".%")) }
+        }
+        if let actor = filter.actor { add("actor = ?", .text(actor)) }
+        if let outcome = filter.outcome { add("outcome = ?", .text(outcome.rawValue)) }
+        if let since = filter.since { add("time >= ?", .integer(Clock.millis(since))) }
+        if let until = filter.until { add("time < ?", .integer(Clock.millis(until))) }
+        if let before = filter.before { add("seq < ?", .integer(before)) }
+        binds.append(.integer(filter.limit))
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let rows = try await database.query(
+            "SELECT \(Self.columns) FROM audit_log \(whereClause) ORDER BY seq DESC LIMIT ?\(binds.count)", binds)
+        return try rows.map(Self.record)
+    }
+
+    func verifyChain() async throws -> AuditChainReport {
+        var previous = AuditRecord.genesisHash
+        var checked = 0
+        var after = 0
+        while true {
+            let page = try await database.query(
+                "SELECT \(Self.columns) FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT 1000", [.integer(after)])
+            if page.isEmpty { return AuditChainReport(checked: checked) }
+            for row in page {
+                let record = try Self.record(row)
+                if record.previousHash != previous {
+                    return AuditChainReport(
+                        checked: checked, firstBrokenSequence: record.sequence,
+                        problem: "does not link to the record before it (a record was removed or inserted)")
+                }
+                if AuditChain.hash(previous: previous, event: record.event) != record.hash {
+                    return AuditChainReport(
+                        checked: checked, firstBrokenSequence: record.sequence, problem: "its content does not match its hash")
+                }
+                previous = record.hash
+                checked += 1
+                after = record.sequence
+            }
+        }
+    }
+
+    static func text(_ value: String?) -> SQLiteData { value.map(SQLiteData.text) ?? .null }
+
+    static func record(_ row: SQLiteRow) throws -> AuditRecord {
+        guard let outcome = AuditEvent.Outcome(rawValue: try row.string("outcome")) else {
+            throw StoreError.corrupt(column: "outcome")
+        }
+        let event = AuditEvent(
+            time: try row.date("time"), tenant: row.optionalString("tenant").flatMap(TenantID.init),
+            actor: try row.string("actor"), action: try row.string("action"), object: row.optionalString("object"),
+            outcome: outcome, ip: row.optionalString("ip"), requestID: row.optionalString("request_id"),
+            detail: row.optionalString("detail"))
+        return AuditRecord(
+            sequence: try row.int("seq"), event: event, previousHash: try row.string("prev_hash"), hash: try row.string("hash"))
+    }
+}
