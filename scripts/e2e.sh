@@ -40,3 +40,18 @@ echo "e2e: natural-language evaluation of $cases"
 python3 "$root/eval/nl_eval.py" --url "$url" --cases "$cases" --parley "$binary" --data-dir "$work/data"
 echo "e2e: our own wider set of phrasings (eval/paraphrases.jsonl)"
 python3 "$root/eval/nl_eval.py" --url "$url" --cases "$root/eval/paraphrases.jsonl" --parley "$binary" --data-dir "$work/data"
+
+# Everything above was audited; with the server stopped, every hash chain checks out, and an
+# edited event is caught by `parley audit verify` (exit 1, naming the event).
+stop
+(cd "$work" && "$binary" audit verify) >"$work/verify.log" || fail "audit verify: $(cat "$work/verify.log")"
+grep -q '^acme: intact, [1-9]' "$work/verify.log" || fail "no intact acme audit log: $(cat "$work/verify.log")"
+python3 - "$work/data/tenants/acme.sqlite" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+db.commit()
+PY
+if (cd "$work" && "$binary" audit verify --tenant acme) >"$work/verify.log"; then fail "an edited audit event went unnoticed"; fi
+grep -q 'acme: BROKEN at event 2' "$work/verify.log" || fail "verify: $(cat "$work/verify.log")"
+echo "e2e: audit chains verified; an edited event is detected"

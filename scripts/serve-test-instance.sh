@@ -7,8 +7,11 @@ workdir=$1
 binary=${PARLEY_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.build/debug/parley}
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 mkdir -p "$workdir"
-# The port comes from the environment to exercise the configuration layering.
-(cd "$workdir" && PARLEY_HTTP_PORT=$port exec "$binary" serve >>"$workdir/parley.log" 2>&1) &
+# The port comes from the environment to exercise the configuration layering. The evaluation
+# replays hundreds of requests from one address within seconds, so the rate limits are off here
+# (they have their own tests).
+(cd "$workdir" && PARLEY_HTTP_PORT=$port PARLEY_RATELIMIT_IP=off PARLEY_RATELIMIT_USER=off PARLEY_RATELIMIT_TENANT=off \
+  exec "$binary" serve >>"$workdir/parley.log" 2>&1) &
 echo $! >"$workdir/parley.pid"
 for _ in $(seq 1 100); do
   if curl -fsS "http://127.0.0.1:$port/api/v1/readyz" >/dev/null 2>&1; then
