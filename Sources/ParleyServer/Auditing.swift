@@ -66,31 +66,32 @@ struct AuditMiddleware: RouterMiddleware {
             detail: noted?.auditDetail ?? (outcome == .success ? nil : "HTTP \(status.code)"))
     }
 
-    /// `task.update` for `PATCH /api/v1/tasks/{id}`, and so on.
+    /// `task.update` for `PATCH /api/v1/tasks/{id}`, and so on (built once, read per request).
+    static let actions: [String: String] = [
+        "POST /api/v1/chat": "chat.message",
+        "POST /api/{user_id}/chat": "chat.message",
+        "GET /api/v1/chat/history": "chat.history",
+        "POST /api/v1/chat/feedback": "feedback.submit",
+        "GET /api/v1/conversations": "conversation.list",
+        "DELETE /api/v1/conversations/{id}": "conversation.delete",
+        "GET /api/v1/tasks": "task.list",
+        "POST /api/v1/tasks": "task.create",
+        "GET /api/v1/tasks/{id}": "task.read",
+        "PATCH /api/v1/tasks/{id}": "task.update",
+        "DELETE /api/v1/tasks/{id}": "task.delete",
+        "GET /api/v1/admin/tenants": "tenant.list",
+        "POST /api/v1/admin/tenants": "tenant.provision",
+        "GET /api/v1/admin/audit": "audit.read",
+        "GET /api/v1/admin/flags": "flags.read",
+        "PATCH /api/v1/admin/flags": "flags.update",
+        "GET /api/v1/admin/flags/global": "flags.read",
+        "PATCH /api/v1/admin/flags/global": "flags.update",
+        "GET /api/v1/admin/feedback": "feedback.export",
+    ]
+
     static func action(method: HTTPRequest.Method, route: String) -> String {
-        let known: [String: String] = [
-            "POST /api/v1/chat": "chat.message",
-            "POST /api/{user_id}/chat": "chat.message",
-            "GET /api/v1/chat/history": "chat.history",
-            "POST /api/v1/chat/feedback": "feedback.submit",
-            "GET /api/v1/conversations": "conversation.list",
-            "DELETE /api/v1/conversations/{id}": "conversation.delete",
-            "GET /api/v1/tasks": "task.list",
-            "POST /api/v1/tasks": "task.create",
-            "GET /api/v1/tasks/{id}": "task.read",
-            "PATCH /api/v1/tasks/{id}": "task.update",
-            "DELETE /api/v1/tasks/{id}": "task.delete",
-            "GET /api/v1/admin/tenants": "tenant.list",
-            "POST /api/v1/admin/tenants": "tenant.provision",
-            "GET /api/v1/admin/audit": "audit.read",
-            "GET /api/v1/admin/flags": "flags.read",
-            "PATCH /api/v1/admin/flags": "flags.update",
-            "GET /api/v1/admin/flags/global": "flags.read",
-            "PATCH /api/v1/admin/flags/global": "flags.update",
-            "GET /api/v1/admin/feedback": "feedback.export",
-        ]
         let normalized = route.hasPrefix("/") ? route : "/" + route
-        return known["\(method.rawValue) \(normalized)"] ?? "request.\(method.rawValue.lowercased())"
+        return actions["\(method.rawValue) \(normalized)"] ?? "request.\(method.rawValue.lowercased())"
     }
 
     static func object(route: String, parameters: Parameters) -> String? {
