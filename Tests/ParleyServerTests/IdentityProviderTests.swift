@@ -32,9 +32,9 @@ let authenticatedRoutes: [(HTTPRequest.Method, String, String?)] = [
 
 @Suite("Identity providers")
 struct IdentityProviderTests {
-    func parley(with idp: TestIdentityProvider) -> TestParley {
+    func parley(with idp: TestIdentityProvider, refetchInterval: Duration = .seconds(1)) -> TestParley {
         var parley = TestParley()
-        parley.configuration.issuers = idp.configurations
+        parley.configuration.issuers = idp.configurations(refetchInterval: refetchInterval)
         return parley
     }
 
@@ -147,12 +147,19 @@ struct IdentityProviderTests {
 
     @Test func keysRotateWithoutARestartAndUnknownKidsCannotHammerTheProvider() async throws {
         let idp = try await TestIdentityProvider.start()
-        let parley = parley(with: idp)
+        // Long enough that the flood below fits in one interval even on a loaded machine.
+        let parley = parley(with: idp, refetchInterval: .seconds(5))
         try await parley.run { client in
             let before = try idp.token(.keycloak, user: "alice")
             #expect(try await client.send(.get, "/api/v1/tasks", token: before).status == .ok)
             let fetchesAtStart = idp.fetches(.keycloak)
             #expect(fetchesAtStart == 1)
+
+            // Forged tokens with random kids, made before the clock below starts.
+            let stranger = try TestIdentityProvider.SigningKey.rsa(kid: "stranger")
+            let flood = try (0..<50).map { index in
+                try idp.sign(idp.claims(.keycloak, user: "alice", tenants: ["acme"]), with: stranger.renamed("random-\(index)"))
+            }
 
             // The provider rotates: a token with the new kid is accepted after one refetch.
             try idp.rotate(.keycloak)
@@ -163,10 +170,6 @@ struct IdentityProviderTests {
             try await client.send(.get, "/api/v1/tasks", token: before).expectProblem(.unauthorized)
 
             // A flood of random kids right after: refused, and no further fetch.
-            let stranger = try TestIdentityProvider.SigningKey.rsa(kid: "stranger")
-            let flood = try (0..<50).map { index in
-                try idp.sign(idp.claims(.keycloak, user: "alice", tenants: ["acme"]), with: stranger.renamed("random-\(index)"))
-            }
             for token in flood {
                 try await client.send(.get, "/api/v1/tasks", token: token).expectProblem(.unauthorized)
             }
@@ -174,8 +177,8 @@ struct IdentityProviderTests {
             // Known keys kept working throughout.
             #expect(try await client.send(.get, "/api/v1/tasks", token: after).status == .ok)
 
-            // Once the interval (1 s here) has passed, an unknown kid may refetch once more.
-            try await Task.sleep(for: .milliseconds(1100))
+            // Once the interval (5 s here) has passed, an unknown kid may refetch once more.
+            try await Task.sleep(for: .milliseconds(5100))
             let lateToken = try idp.sign(idp.claims(.keycloak, user: "alice", tenants: ["acme"]), with: stranger.renamed("late"))
             try await client.send(.get, "/api/v1/tasks", token: lateToken).expectProblem(.unauthorized)
             #expect(idp.fetches(.keycloak) == fetchesAtStart + 2)

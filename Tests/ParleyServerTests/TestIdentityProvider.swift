@@ -103,14 +103,14 @@ final class TestIdentityProvider: Sendable {
         }
     }
 
-    /// The issuers as an operator would configure them.
-    var configurations: [IssuerConfiguration] {
+    /// The issuers as an operator would configure them, with a short refetch interval.
+    func configurations(refetchInterval: Duration = .seconds(1)) -> [IssuerConfiguration] {
         var keycloak = IssuerConfiguration(name: "keycloak", preset: .keycloak, issuer: issuer(.keycloak), audience: Self.keycloakClient)
-        keycloak.refetchInterval = .seconds(1)
         var betterAuth = IssuerConfiguration(name: "app", preset: .betterAuth, issuer: issuer(.betterAuth))
-        betterAuth.refetchInterval = .seconds(1)
         var oidc = IssuerConfiguration(name: "oidc", preset: .oidc, issuer: issuer(.oidc), audience: "parley")
-        oidc.refetchInterval = .seconds(1)
+        keycloak.refetchInterval = refetchInterval
+        betterAuth.refetchInterval = refetchInterval
+        oidc.refetchInterval = refetchInterval
         return [keycloak, betterAuth, oidc]
     }
 
