@@ -45,10 +45,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Tool definitions, the tool executor and the basic (rule-based) agent.
+        // Models behind the OpenAI-compatible API: the client, providers, routes and fallback.
+        .target(
+            name: "ParleyModels",
+            dependencies: [
+                "ParleyCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Tool definitions, the tool executor, the basic (rule-based) agent and the model agent loop.
         .target(
             name: "ParleyAgent",
-            dependencies: ["ParleyCore"],
+            dependencies: ["ParleyCore", "ParleyModels"],
             swiftSettings: swiftSettings
         ),
         // JWT verification against issuers' JWKS (fetched, cached, rotated), presets, the development issuer.
@@ -68,7 +80,7 @@ let package = Package(
         .target(
             name: "ParleyServer",
             dependencies: [
-                "ParleyCore", "ParleyStore", "ParleyAgent", "ParleyAuth",
+                "ParleyCore", "ParleyStore", "ParleyAgent", "ParleyAuth", "ParleyModels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -109,7 +121,7 @@ let package = Package(
         .testTarget(
             name: "ParleyServerTests",
             dependencies: [
-                "ParleyServer", "ParleyAuth", "ParleyCore", "ParleyStore",
+                "ParleyServer", "ParleyAuth", "ParleyCore", "ParleyStore", "ParleyModels", "ParleyAgent",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

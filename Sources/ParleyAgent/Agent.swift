@@ -23,18 +23,20 @@ public protocol ChatAgent: Sendable {
     func respond(to message: String, history: [Message], tools: any ToolExecutor) async throws -> AgentReply
 }
 
-/// The agents a chat turn can use: the basic agent always, and a model-backed agent when one is
-/// configured. A tenant's `chatbot.ai` flag chooses between them.
+/// The agents a chat turn can use: the basic agent always, and the model agent when providers
+/// are configured. A tenant's flags choose: `chatbot.ai` whether to use a model at all,
+/// `model.route` which providers to try.
 public struct ChatAgents: Sendable {
-    public let basic: any ChatAgent
-    public let ai: (any ChatAgent)?
+    public let basic: BasicAgent
+    public let ai: ModelAgent?
 
-    public init(basic: any ChatAgent, ai: (any ChatAgent)? = nil) {
+    public init(basic: BasicAgent = BasicAgent(), ai: ModelAgent? = nil) {
         self.basic = basic
         self.ai = ai
     }
 
-    public func agent(useAI: Bool) -> any ChatAgent {
-        useAI ? (ai ?? basic) : basic
+    public func agent(useAI: Bool, route: [String] = []) -> any ChatAgent {
+        guard useAI, let ai else { return basic }
+        return ai.routed(route)
     }
 }

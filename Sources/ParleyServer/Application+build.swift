@@ -4,6 +4,7 @@ import Logging
 import ParleyAgent
 import ParleyAuth
 import ParleyCore
+import ParleyModels
 import ParleyStore
 import ServiceLifecycle
 
@@ -17,6 +18,9 @@ public struct ParleyServices: Sendable {
     public let rateLimiter: any RateLimiter
     public let auditQueue: any AuditQueue
     public let metrics: ParleyMetrics
+    /// Configured language models; `nil` when there are none.
+    public let router: ModelRouter?
+    let modelClients: [OpenAICompatibleClient]
 
     public static func make(
         configuration: ParleyConfiguration, logger: Logger, fetcher: any DocumentFetcher = HTTPDocumentFetcher(),
@@ -38,10 +42,31 @@ public struct ParleyServices: Sendable {
         let verifier = JWKSTokenVerifier(trusting: trusted)
         // Keys are fetched before the first request; an unreachable provider is retried on demand.
         await verifier.preload()
+
+        let metrics = ParleyMetrics()
+        var clients: [OpenAICompatibleClient] = []
+        var providers: [ModelProvider] = []
+        for provider in configuration.providers {
+            let apiKey = provider.apiKeyVariable.flatMap { ProcessInfo.processInfo.environment[$0] }
+            if let variable = provider.apiKeyVariable, apiKey == nil {
+                logger.warning("the API key variable of a model provider is not set", metadata: ["provider": "\(provider.name)", "variable": "\(variable)"])
+            }
+            let client = OpenAICompatibleClient(
+                settings: .init(
+                    baseURL: provider.baseURL, model: provider.model, apiKey: apiKey, connectTimeout: provider.connectTimeout,
+                    timeout: provider.timeout))
+            clients.append(client)
+            providers.append(ModelProvider(configuration: provider, model: client, breaker: configuration.providerBreaker))
+        }
+        let router = providers.isEmpty
+            ? nil
+            : ModelRouter(
+                providers: providers, defaultRoute: configuration.modelRoute, logger: logger,
+                onFallback: { metrics.recordModelFallback(provider: $0.provider, reason: $0.reason) })
         return ParleyServices(
             configuration: configuration, storeProvider: storeProvider, control: control, devIssuer: devIssuer,
             verifier: verifier, rateLimiter: rateLimiter ?? InProcessRateLimiter(), auditQueue: InProcessAuditQueue(),
-            metrics: ParleyMetrics())
+            metrics: metrics, router: router, modelClients: clients)
     }
 }
 
@@ -106,20 +131,23 @@ func buildRouter(services: ParleyServices, logger: Logger) -> Router<ParleyReque
     TaskController(stores: stores).addRoutes(to: api)
     AdminController(stores: stores, control: services.control, flags: flags).addRoutes(to: api)
     let userScoped = authenticated(router.group("api/{user_id}"))
+    let agents = ChatAgents(ai: services.router.map { ModelAgent(router: $0, maxTurns: configuration.agentMaxTurns) })
     ChatController(
-        stores: stores, chat: chat, agents: ChatAgents(basic: BasicAgent()), flags: flags, auditor: auditor,
+        stores: stores, chat: chat, agents: agents, flags: flags, auditor: auditor,
         metrics: services.metrics
     ).addRoutes(api: api, userScoped: userScoped)
     return router
 }
 
-/// Runs the audit worker and, on shutdown, lets it write what is queued before the databases close.
+/// Runs the audit worker and, on shutdown, lets it write what is queued before the databases
+/// and the model connection pools close.
 struct StorageLifecycle: Service {
     let services: ParleyServices
     let auditWorker: AuditWorker
 
     func run() async throws {
         try await auditWorker.run()
+        for client in services.modelClients { try? await client.shutdown() }
         try await services.storeProvider.close()
         try await services.control.close()
     }

@@ -45,6 +45,14 @@ public final class ParleyMetrics: Sendable {
         .init(metricName: "parley_audit_dead_letters", unitName: "total", helpText: "Audit events that could not be stored and went to the dead-letter file")
     }
 
+    static var modelFallbacks: MetricNameDescriptor {
+        .init(metricName: "parley_model_fallbacks", unitName: "total", helpText: "Model providers passed over, by provider and reason")
+    }
+
+    func recordModelFallback(provider: String, reason: String) {
+        registry.makeCounter(descriptor: Self.modelFallbacks, labels: [("provider", provider), ("reason", reason)]).increment()
+    }
+
     func recordAuthFailure() { registry.makeCounter(descriptor: Self.authFailures).increment() }
 
     func recordRateLimited(policy: String) {

@@ -1,8 +1,10 @@
 import Configuration
 import Foundation
 import Logging
+import ParleyAgent
 import ParleyAuth
 import ParleyCore
+import ParleyModels
 import SystemPackage
 
 /// Every setting Parley reads, with its default. Keys are listed in the README; each can come
@@ -26,6 +28,14 @@ public struct ParleyConfiguration: Sendable {
     public var forwardedHops: Int = 0
     /// Send `Strict-Transport-Security` on every response (Parley is only reached over TLS).
     public var hsts: Bool = false
+    /// Language-model providers by name; none: the basic agent answers everything.
+    public var providers: [ProviderConfiguration] = []
+    /// The providers a chat tries in order (default: all, as listed).
+    public var modelRoute: [String] = []
+    /// A provider failing this many times within the window is skipped for the cool-down.
+    public var providerBreaker = CircuitBreaker.Policy()
+    /// Model calls per chat turn, tool rounds included.
+    public var agentMaxTurns = ModelAgent.defaultMaxTurns
     public var logLevel: Logger.Level = .info
     /// Messages of the conversation the agent sees.
     public var contextMessages: Int = 20
@@ -63,6 +73,17 @@ public struct ParleyConfiguration: Sendable {
         forwardedHops = reader.int(forKey: "http.forwardedHops", default: 0)
         guard (0...10).contains(forwardedHops) else { throw ConfigurationError(key: "http.forwardedHops", reason: "must be 0–10") }
         hsts = reader.bool(forKey: "http.hsts", default: false)
+        providers = try Self.providers(reader)
+        modelRoute = reader.stringArray(forKey: "model.route", default: providers.map(\.name))
+        for name in modelRoute where !providers.contains(where: { $0.name == name }) {
+            throw ConfigurationError(key: "model.route", reason: "names \(name), which is not in model.providers")
+        }
+        providerBreaker.threshold = reader.int(forKey: "model.failureThreshold", default: providerBreaker.threshold)
+        providerBreaker.window = .seconds(reader.int(forKey: "model.failureWindowSeconds", default: 30))
+        providerBreaker.coolDown = .seconds(reader.int(forKey: "model.coolDownSeconds", default: 30))
+        guard providerBreaker.threshold >= 1 else { throw ConfigurationError(key: "model.failureThreshold", reason: "must be at least 1") }
+        agentMaxTurns = reader.int(forKey: "agent.maxTurns", default: agentMaxTurns)
+        guard (1...20).contains(agentMaxTurns) else { throw ConfigurationError(key: "agent.maxTurns", reason: "must be 1–20") }
         contextMessages = reader.int(forKey: "chat.contextMessages", default: defaults.contextMessages)
         let level = reader.string(forKey: "log.level", default: defaults.logLevel.rawValue)
         guard let parsedLevel = Logger.Level(rawValue: level.lowercased()) else {
@@ -112,6 +133,33 @@ public struct ParleyConfiguration: Sendable {
             throw ConfigurationError(key: prefix, reason: error.reason)
         }
         return issuer
+    }
+
+    /// The providers named in `model.providers`, each under `model.provider.<name>.*`.
+    static func providers(_ reader: ConfigReader) throws -> [ProviderConfiguration] {
+        try reader.stringArray(forKey: "model.providers", default: []).map { name in
+            let prefix = "model.provider.\(name)"
+            let kindName = reader.string(forKey: ConfigKey("\(prefix).kind"), default: "openai")
+            guard let kind = ProviderConfiguration.Kind(rawValue: kindName) else {
+                throw ConfigurationError(key: "\(prefix).kind", reason: "must be openai or llamacpp")
+            }
+            guard let baseURL = reader.string(forKey: ConfigKey("\(prefix).baseUrl")),
+                let url = URL(string: baseURL), url.scheme == "http" || url.scheme == "https"
+            else { throw ConfigurationError(key: "\(prefix).baseUrl", reason: "is required: the API root, e.g. https://api.openai.com/v1") }
+            var provider = ProviderConfiguration(
+                name: name, kind: kind, baseURL: baseURL,
+                model: reader.string(forKey: ConfigKey("\(prefix).model"), default: kind == .llamacpp ? "local" : "gpt-4o-mini"),
+                apiKeyVariable: reader.string(forKey: ConfigKey("\(prefix).apiKeyEnv")),
+                external: reader.bool(forKey: ConfigKey("\(prefix).external")))
+            let timeout = reader.int(forKey: ConfigKey("\(prefix).timeoutSeconds"), default: 60)
+            let connect = reader.int(forKey: ConfigKey("\(prefix).connectTimeoutSeconds"), default: 2)
+            guard (1...600).contains(timeout), (1...60).contains(connect) else {
+                throw ConfigurationError(key: "\(prefix).timeoutSeconds", reason: "timeouts must be 1–600 s (connect 1–60 s)")
+            }
+            provider.timeout = .seconds(timeout)
+            provider.connectTimeout = .seconds(connect)
+            return provider
+        }
     }
 
     /// The layered reader: `overrides` (the command line) > environment > `.env` > config file.

@@ -78,7 +78,7 @@ final class TestIdentityProvider: Sendable {
         var fetches: [String: Int] = [:]
     }
 
-    private let state: SharedState<State>
+    private let state: SharedMutex<State>
     let port: Int
     private let group: ServiceGroup
     private let running: Task<Void, any Error>
@@ -114,7 +114,7 @@ final class TestIdentityProvider: Sendable {
         return [keycloak, betterAuth, oidc]
     }
 
-    private init(state: SharedState<State>, port: Int, group: ServiceGroup, running: Task<Void, any Error>) {
+    private init(state: SharedMutex<State>, port: Int, group: ServiceGroup, running: Task<Void, any Error>) {
         self.state = state
         self.port = port
         self.group = group
@@ -126,7 +126,7 @@ final class TestIdentityProvider: Sendable {
         keys[.keycloak] = [try .rsa(kid: "kc-\(UUID().uuidString.prefix(8))")]
         keys[.betterAuth] = [.ed25519(kid: "ba-\(UUID().uuidString.prefix(8))")]
         keys[.oidc] = [.p256(kid: "oidc-\(UUID().uuidString.prefix(8))")]
-        let state = SharedState(State(keys: keys))
+        let state = SharedMutex(State(keys: keys))
 
         let router = Router()
         let jwks: @Sendable (Kind, String) -> Response = { kind, path in
@@ -239,19 +239,6 @@ final class TestIdentityProvider: Sendable {
     static func json(_ value: JSONValue) -> Response {
         let data = (try? JSONEncoder().encode(value)) ?? Data()
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-}
-
-/// The provider's keys and counters, shared by its routes and the test.
-private final class SharedState<Value: Sendable>: Sendable {
-    let mutex: Mutex<Value>
-
-    init(_ value: Value) {
-        mutex = Mutex(value)
-    }
-
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-        try mutex.withLock { try body(&$0) }
     }
 }
 

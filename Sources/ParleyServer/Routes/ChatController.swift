@@ -92,7 +92,7 @@ struct ChatController {
         let store = try await stores.store(for: scope.tenant)
         let turn = try await chat.send(
             body.message, conversationID: body.conversationID, user: scope.user, store: store,
-            agent: agents.agent(useAI: flags.chatbotAI))
+            agent: agents.agent(useAI: flags.chatbotAI, route: flags.modelRoute))
         for call in turn.reply.toolCalls { metrics.recordToolCall(name: call.name, ok: call.result["error"] == nil) }
         metrics.recordReply(model: turn.reply.model, fallback: turn.reply.fallbackUsed)
         auditToolCalls(turn.reply.toolCalls, context: context)

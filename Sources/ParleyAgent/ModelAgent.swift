@@ -1,0 +1,126 @@
+import Foundation
+import ParleyCore
+import ParleyModels
+
+/// The agent loop with a language model: model → tool calls → results → model, at most
+/// `maxTurns` model calls. Tool arguments are checked against the tool's JSON Schema before
+/// anything runs (an answer that breaks them is rejected and the next provider asked); tool
+/// errors go back to the model as results. When no provider answers, the basic agent does,
+/// and says that the AI is unavailable.
+public struct ModelAgent: ChatAgent {
+    public static let defaultMaxTurns = 6
+
+    let router: ModelRouter
+    /// Provider names in order; `nil` or empty: the router's default route.
+    let route: [String]?
+    let maxTurns: Int
+    let tools: [ToolDefinition]
+    let fallback: BasicAgent
+
+    public init(router: ModelRouter, route: [String]? = nil, maxTurns: Int = defaultMaxTurns, tools: [ToolDefinition] = TaskTools.all) {
+        self.router = router
+        self.route = route
+        self.maxTurns = max(1, maxTurns)
+        self.tools = tools
+        self.fallback = BasicAgent()
+    }
+
+    /// The same agent on another route (a tenant's `model.route` flag).
+    public func routed(_ route: [String]) -> ModelAgent {
+        ModelAgent(router: router, route: route.isEmpty ? self.route : route, maxTurns: maxTurns, tools: tools)
+    }
+
+    static let systemPrompt = """
+        You are Parley, a concise assistant that manages the user's to-do list with the tools given. \
+        Use a tool whenever the user asks to add, list, complete, update or delete tasks; tasks are \
+        referred to by their number (task_id). Answer in one or two short sentences.
+        """
+
+    static let unavailableNotice = "The AI assistant is unavailable right now, so I handled this with basic commands."
+
+    public func respond(to message: String, history: [Message], tools executor: any ToolExecutor) async throws -> AgentReply {
+        var messages: [ChatMessage] = [.system(Self.systemPrompt)]
+        for earlier in history { messages.append(earlier.role == .user ? .user(earlier.content) : .assistant(earlier.content)) }
+        messages.append(.user(message))
+        let specs = tools.map { ToolSpec(name: $0.name, description: $0.description, parameters: $0.inputSchema) }
+
+        var records: [ToolCallRecord] = []
+        var lastModel = ""
+        var fellBack = false
+        for turn in 1...maxTurns {
+            let routed: RoutedResponse
+            do {
+                // The last turn offers no tools, so the model has to answer in words.
+                let offered = turn == maxTurns ? [] : specs
+                routed = try await router.complete(
+                    route: route, request: { _ in ChatRequest(messages: messages, tools: offered, toolChoice: offered.isEmpty ? nil : .auto) },
+                    validate: validate)
+            } catch let failure as AllProvidersFailed {
+                // Tools already ran this turn: say what they did rather than run the command again.
+                if !records.isEmpty {
+                    return AgentReply(text: Self.summary(of: records), toolCalls: records, model: lastModel, fallbackUsed: true)
+                }
+                _ = failure
+                let basic = try await fallback.respond(to: message, history: history, tools: executor)
+                return AgentReply(
+                    text: Self.unavailableNotice + "\n\n" + basic.text, toolCalls: basic.toolCalls, model: basic.model,
+                    fallbackUsed: true)
+            }
+            lastModel = routed.provider.configuration.model
+            fellBack = fellBack || !routed.fallbacks.isEmpty
+            let answer = routed.response.message
+            guard let calls = answer.toolCalls, !calls.isEmpty else {
+                let text = (answer.content ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                return AgentReply(
+                    text: text.isEmpty && !records.isEmpty ? Self.summary(of: records) : text, toolCalls: records,
+                    model: lastModel, fallbackUsed: fellBack)
+            }
+            messages.append(answer)
+            for call in calls {
+                let arguments = Self.arguments(call) ?? [:]
+                let record = await executor.call(call.function.name, arguments: arguments)
+                records.append(record)
+                messages.append(.tool(Self.compact(record.result), callID: call.id))
+            }
+        }
+        return AgentReply(text: Self.summary(of: records), toolCalls: records, model: lastModel, fallbackUsed: fellBack)
+    }
+
+    /// Rejects an answer whose tool calls cannot run as written.
+    func validate(_ response: ChatResponse) throws {
+        for call in response.message.toolCalls ?? [] {
+            guard let tool = tools.first(where: { $0.name == call.function.name }) else {
+                throw InvalidToolCall(tool: call.function.name, problem: "no such tool")
+            }
+            guard let arguments = Self.arguments(call) else {
+                throw InvalidToolCall(tool: tool.name, problem: "arguments are not a JSON object")
+            }
+            if let problem = JSONSchemaValidator.problem(with: arguments, against: tool.inputSchema) {
+                throw InvalidToolCall(tool: tool.name, problem: problem)
+            }
+        }
+    }
+
+    static func arguments(_ call: ToolCall) -> JSONValue? {
+        let text = call.function.arguments.trimmingCharacters(in: .whitespaces)
+        if text.isEmpty { return [:] }
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)), case .object = value else { return nil }
+        return value
+    }
+
+    static func compact(_ value: JSONValue) -> String {
+        String(decoding: (try? JSONEncoder().encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    /// Words for tool results when the model gives none.
+    static func summary(of records: [ToolCallRecord]) -> String {
+        records.map { record in
+            if let message = record.result["error"]?["message"]?.stringValue { return "\(record.name) failed: \(message)." }
+            if let task = record.result["task"], let id = task["id"]?.intValue, let title = task["title"]?.stringValue {
+                return "\(record.name.replacingOccurrences(of: "_", with: " ")): task \(id), \(title)."
+            }
+            if let tasks = record.result["tasks"]?.arrayValue { return "You have \(tasks.count) task\(tasks.count == 1 ? "" : "s")." }
+            return "Done: \(record.name)."
+        }.joined(separator: " ")
+    }
+}

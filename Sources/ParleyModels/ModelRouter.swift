@@ -1,0 +1,208 @@
+import Foundation
+import Logging
+import ParleyCore
+import Synchronization
+
+/// A model provider as an operator configures it.
+public struct ProviderConfiguration: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case openai
+        case llamacpp
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var baseURL: String
+    public var model: String
+    /// The environment variable holding the API key (never the key itself in configuration).
+    public var apiKeyVariable: String?
+    public var connectTimeout: Duration = .seconds(2)
+    public var timeout: Duration = .seconds(60)
+    /// External providers get pseudonymized prompts; by default OpenAI is external, llama.cpp not.
+    public var external: Bool
+
+    public init(name: String, kind: Kind, baseURL: String, model: String, apiKeyVariable: String? = nil, external: Bool? = nil) {
+        self.name = name
+        self.kind = kind
+        self.baseURL = baseURL
+        self.model = model
+        self.apiKeyVariable = apiKeyVariable
+        self.external = external ?? (kind == .openai)
+    }
+}
+
+/// Skips a provider that failed `threshold` times within `window` for `coolDown`.
+public final class CircuitBreaker: Sendable {
+    public struct Policy: Sendable, Hashable {
+        public var threshold = 3
+        public var window: Duration = .seconds(30)
+        public var coolDown: Duration = .seconds(30)
+
+        public init(threshold: Int = 3, window: Duration = .seconds(30), coolDown: Duration = .seconds(30)) {
+            self.threshold = threshold
+            self.window = window
+            self.coolDown = coolDown
+        }
+    }
+
+    private struct State {
+        var failures: [ContinuousClock.Instant] = []
+        var openUntil: ContinuousClock.Instant?
+    }
+
+    let policy: Policy
+    private let state = Mutex(State())
+
+    init(policy: Policy) {
+        self.policy = policy
+    }
+
+    func isOpen(at now: ContinuousClock.Instant = .now) -> Bool {
+        state.withLock { state in
+            guard let until = state.openUntil else { return false }
+            if until <= now {
+                state.openUntil = nil
+                state.failures.removeAll()
+                return false
+            }
+            return true
+        }
+    }
+
+    /// Records a failure; returns true when it opened the breaker.
+    func recordFailure(at now: ContinuousClock.Instant = .now) -> Bool {
+        state.withLock { state in
+            state.failures = state.failures.filter { $0 + policy.window > now } + [now]
+            guard state.failures.count >= policy.threshold, state.openUntil == nil else { return false }
+            state.openUntil = now + policy.coolDown
+            return true
+        }
+    }
+
+    func recordSuccess() {
+        state.withLock { $0.failures.removeAll() }
+    }
+}
+
+/// One configured provider: its client and its breaker.
+public final class ModelProvider: Sendable {
+    public let configuration: ProviderConfiguration
+    public let model: any ChatModel
+    let breaker: CircuitBreaker
+
+    public init(configuration: ProviderConfiguration, model: any ChatModel, breaker: CircuitBreaker.Policy = .init()) {
+        self.configuration = configuration
+        self.model = model
+        self.breaker = CircuitBreaker(policy: breaker)
+    }
+
+    public var name: String { configuration.name }
+}
+
+/// Why one provider was passed over.
+public struct FallbackRecord: Sendable, Hashable {
+    public var provider: String
+    /// `timeout`, `unreachable`, `server_error`, `rate_limited`, `malformed`, `invalid_tool_call`,
+    /// `cooling_down`, …
+    public var reason: String
+}
+
+/// Every provider of the route failed or was cooling down.
+public struct AllProvidersFailed: Error, Sendable, CustomStringConvertible {
+    public let fallbacks: [FallbackRecord]
+
+    public var description: String {
+        "no model answered: " + fallbacks.map { "\($0.provider) (\($0.reason))" }.joined(separator: ", ")
+    }
+}
+
+/// The answer of the first provider of a route that gave a usable one.
+public struct RoutedResponse: Sendable {
+    public let response: ChatResponse
+    public let provider: ModelProvider
+    /// Providers tried before it, and why each was passed over.
+    public let fallbacks: [FallbackRecord]
+}
+
+/// Sends a request along a route of providers: the first usable answer wins; a timeout,
+/// refused connection, 5xx, 429, malformed answer or an answer `validate` rejects falls
+/// through to the next provider. Each fallback is logged and reported to `onFallback`.
+public final class ModelRouter: Sendable {
+    public let providers: [String: ModelProvider]
+    public let defaultRoute: [String]
+    let logger: Logger
+    let onFallback: @Sendable (FallbackRecord) -> Void
+
+    public init(
+        providers: [ModelProvider], defaultRoute: [String], logger: Logger,
+        onFallback: @escaping @Sendable (FallbackRecord) -> Void = { _ in }
+    ) {
+        self.providers = Dictionary(providers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.defaultRoute = defaultRoute
+        self.logger = logger
+        self.onFallback = onFallback
+    }
+
+    /// The providers of `route` (or the default route), unknown names left out.
+    public func resolve(_ route: [String]?) -> [ModelProvider] {
+        let names = (route?.isEmpty == false ? route! : defaultRoute)
+        return names.compactMap { providers[$0] }
+    }
+
+    /// Asks along the route. `request` is built per provider (external providers get a
+    /// pseudonymized one); `validate` may reject an answer (e.g. a tool call that breaks its schema).
+    public func complete(
+        route: [String]?, request: (ModelProvider) -> ChatRequest,
+        validate: (ChatResponse) throws -> Void = { _ in }
+    ) async throws -> RoutedResponse {
+        var fallbacks: [FallbackRecord] = []
+        for provider in resolve(route) {
+            if provider.breaker.isOpen() {
+                fallbacks.append(record(provider, "cooling_down", nil))
+                continue
+            }
+            do {
+                let response = try await provider.model.complete(request(provider))
+                try validate(response)
+                provider.breaker.recordSuccess()
+                return RoutedResponse(response: response, provider: provider, fallbacks: fallbacks)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch let error as ModelError where error == .cancelled {
+                throw CancellationError()
+            } catch {
+                let reason = (error as? ModelError)?.reason ?? (error as? InvalidToolCall).map { _ in "invalid_tool_call" } ?? "failed"
+                fallbacks.append(record(provider, reason, error))
+                if provider.breaker.recordFailure() {
+                    logger.warning(
+                        "model provider cooling down after repeated failures",
+                        metadata: ["provider": "\(provider.name)", "seconds": "\(provider.breaker.policy.coolDown.components.seconds)"])
+                }
+            }
+        }
+        throw AllProvidersFailed(fallbacks: fallbacks)
+    }
+
+    private func record(_ provider: ModelProvider, _ reason: String, _ error: (any Error)?) -> FallbackRecord {
+        let record = FallbackRecord(provider: provider.name, reason: reason)
+        var metadata: Logger.Metadata = ["provider": "\(provider.name)", "reason": "\(reason)"]
+        if let error { metadata["error"] = "\(error)" }
+        logger.warning("model provider passed over", metadata: metadata)
+        onFallback(record)
+        return record
+    }
+}
+
+/// A tool call a model made that cannot be run as written (unknown tool, arguments that are not
+/// JSON or break the tool's schema): the answer is rejected and the next provider asked.
+public struct InvalidToolCall: Error, Sendable, CustomStringConvertible {
+    public let tool: String
+    public let problem: String
+
+    public init(tool: String, problem: String) {
+        self.tool = tool
+        self.problem = problem
+    }
+
+    public var description: String { "tool call \(tool): \(problem)" }
+}
