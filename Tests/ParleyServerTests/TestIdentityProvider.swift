@@ -79,9 +79,8 @@ final class TestIdentityProvider: Sendable {
     }
 
     private let state: SharedMutex<State>
-    let port: Int
-    private let group: ServiceGroup
-    private let running: Task<Void, any Error>
+    private let server: LoopbackServer
+    var port: Int { server.port }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
     /// The client Keycloak tokens are for.
@@ -114,11 +113,9 @@ final class TestIdentityProvider: Sendable {
         return [keycloak, betterAuth, oidc]
     }
 
-    private init(state: SharedMutex<State>, port: Int, group: ServiceGroup, running: Task<Void, any Error>) {
+    private init(state: SharedMutex<State>, server: LoopbackServer) {
         self.state = state
-        self.port = port
-        self.group = group
-        self.running = running
+        self.server = server
     }
 
     static func start() async throws -> TestIdentityProvider {
@@ -139,31 +136,17 @@ final class TestIdentityProvider: Sendable {
         router.get("realms/acme/protocol/openid-connect/certs") { _, _ in jwks(.keycloak, "keycloak") }
         router.get("api/auth/jwks") { _, _ in jwks(.betterAuth, "better-auth") }
         router.get("oidc/jwks") { _, _ in jwks(.oidc, "oidc") }
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         router.get("oidc/.well-known/openid-configuration") { request, context in
             let base = "http://\(request.head.authority ?? "127.0.0.1")"
             return Self.json(["issuer": .string(base + "/oidc"), "jwks_uri": .string(base + "/oidc/jwks")])
         }
-        var logger = Logger(label: "test-idp")
-        logger.logLevel = .warning
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "test-idp"),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
-            },
-            logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let running = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next(), port > 0 else { throw AuthError("test IdP did not start") }
-        return TestIdentityProvider(state: state, port: port, group: group, running: running)
+        let server = try await LoopbackServer.start(router, name: "test-idp")
+        return TestIdentityProvider(state: state, server: server)
     }
 
     /// Stops serving: from now on, every fetch of discovery or keys fails to connect.
     func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await running.value
+        await server.stop()
     }
 
     func key(_ kind: Kind) -> SigningKey {

@@ -32,16 +32,12 @@ final class TestModelServer: Sendable {
         var stopping = false
     }
 
-    let port: Int
-    private let group: ServiceGroup
-    private let running: Task<Void, any Error>
+    private let server: LoopbackServer
 
-    var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+    var baseURL: String { "http://127.0.0.1:\(server.port)/v1" }
 
-    private init(port: Int, group: ServiceGroup, running: Task<Void, any Error>, state: SharedMutex<State>) {
-        self.port = port
-        self.group = group
-        self.running = running
+    private init(server: LoopbackServer, state: SharedMutex<State>) {
+        self.server = server
         self.stateBox = state
     }
 
@@ -89,27 +85,12 @@ final class TestModelServer: Sendable {
                 return stream ? Self.sse(Self.toolCallChunks(calls, model: model)) : Self.json(Self.completion(content: .null, calls: records, model: model))
             }
         }
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "test-model")
-        logger.logLevel = .warning
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "test-model"),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
-            },
-            logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let running = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next(), port > 0 else { throw CancellationError() }
-        return TestModelServer(port: port, group: group, running: running, state: state)
+        return TestModelServer(server: try await LoopbackServer.start(router, name: "test-model"), state: state)
     }
 
     func stop() async {
         stateBox.withLock { $0.stopping = true }
-        await group.triggerGracefulShutdown()
-        _ = try? await running.value
+        await server.stop()
     }
 
     static func completion(content: JSONValue, calls: [JSONValue]?, model: String) -> JSONValue {
