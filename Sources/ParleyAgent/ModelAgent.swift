@@ -55,12 +55,11 @@ public struct ModelAgent: ChatAgent {
                 routed = try await router.complete(
                     route: route, request: { _ in ChatRequest(messages: messages, tools: offered, toolChoice: offered.isEmpty ? nil : .auto) },
                     validate: validate)
-            } catch let failure as AllProvidersFailed {
+            } catch is AllProvidersFailed {
                 // Tools already ran this turn: say what they did rather than run the command again.
                 if !records.isEmpty {
                     return AgentReply(text: Self.summary(of: records), toolCalls: records, model: lastModel, fallbackUsed: true)
                 }
-                _ = failure
                 let basic = try await fallback.respond(to: message, history: history, tools: executor)
                 return AgentReply(
                     text: Self.unavailableNotice + "\n\n" + basic.text, toolCalls: basic.toolCalls, model: basic.model,

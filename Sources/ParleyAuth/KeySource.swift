@@ -92,8 +92,6 @@ final class RemoteKeySource: KeySource {
     private let logger: Logger
     private let state = Mutex(State())
     private let clock = ContinuousClock()
-    /// How often the key set was fetched (tests and metrics).
-    let fetchCount = Atomic<Int>(0)
 
     init(policy: IssuerPolicy, fetcher: any DocumentFetcher, logger: Logger) {
         self.policy = policy
@@ -138,7 +136,6 @@ final class RemoteKeySource: KeySource {
         let task = Task { [self] () -> IssuerKeys? in
             do {
                 let url = try await jwksURL(known: knownURL)
-                fetchCount.add(1, ordering: .relaxed)
                 let keys = try await IssuerKeys.parse(try await fetcher.fetch(url), allowed: policy.algorithms)
                 if keys.algorithms.isEmpty {
                     logger.warning("issuer publishes no usable signing key", metadata: ["issuer": "\(policy.issuer)"])

@@ -73,11 +73,6 @@ public final class JWKSTokenVerifier: TokenVerifier {
         }
     }
 
-    /// How often each remote issuer's key set was fetched.
-    public var keyFetchCounts: [String: Int] {
-        issuers.compactMapValues { $0.remote?.fetchCount.load(ordering: .relaxed) }
-    }
-
     public func verify(_ token: String) async throws -> Principal {
         guard !token.isEmpty, token.utf8.count <= Self.maxTokenLength else { throw AuthError("token missing or too long") }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)

@@ -27,9 +27,8 @@ final class FlagService: Sendable {
     }
 
     func flags(for tenant: TenantID) async throws -> FeatureFlags {
-        async let global = values(in: .global)
-        async let own = values(in: .tenant(tenant))
-        return FeatureFlags(global: try await global, tenant: try await own)
+        // Sequential: both are cache hits on the chat path, not worth two child tasks.
+        FeatureFlags(global: try await values(in: .global), tenant: try await values(in: .tenant(tenant)))
     }
 
     func values(in scope: FlagScope) async throws -> [FeatureFlag: JSONValue] {
