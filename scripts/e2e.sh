@@ -41,6 +41,33 @@ python3 "$root/eval/nl_eval.py" --url "$url" --cases "$cases" --parley "$binary"
 echo "e2e: our own wider set of phrasings (eval/paraphrases.jsonl)"
 python3 "$root/eval/nl_eval.py" --url "$url" --cases "$root/eval/paraphrases.jsonl" --parley "$binary" --data-dir "$work/data"
 
+# Hybrid mode with a real small model: Parley runs llama-server with SmolLM2 itself, its probe
+# finds that the model cannot call tools, so task commands go to the basic agent and the rest
+# to the model. The dev set must still pass.
+if [ -n "${LLAMA_SERVER:-}" ] && [ -n "${LLAMA_MODEL:-}" ]; then
+  stop
+  export PARLEY_MODEL_PROVIDERS=local PARLEY_MODEL_PROVIDER_LOCAL_KIND=llamacpp PARLEY_MODEL_PROVIDER_LOCAL_MODEL=smollm2 \
+    PARLEY_MODEL_PROVIDER_LOCAL_MODEL_PATH="$LLAMA_MODEL" PARLEY_MODEL_PROVIDER_LOCAL_SERVER_BINARY="$LLAMA_SERVER" \
+    PARLEY_MODEL_PROVIDER_LOCAL_THREADS=1 PARLEY_MODEL_PROVIDER_LOCAL_MAX_TOKENS=48
+  url=$("$root/scripts/serve-test-instance.sh" "$work")
+  for _ in $(seq 1 300); do
+    curl -fsS "$url/api/v1/readyz" | grep -q '"tools":"text_only"' && break
+    sleep 0.1
+  done
+  curl -fsS "$url/api/v1/readyz" | grep -q '"tools":"text_only"' || fail "the local model was not probed: $(curl -sS "$url/api/v1/readyz")"
+  reply=$(chat "$token" '{"message": "Tell me a short joke."}')
+  [ "$(echo "$reply" | field model)" = "smollm2" ] || fail "hybrid: the model did not answer: $reply"
+  echo "e2e: natural-language evaluation in hybrid mode with SmolLM2 (llama-server run by Parley)"
+  python3 "$root/eval/nl_eval.py" --url "$url" --cases "$cases" --parley "$binary" --data-dir "$work/data"
+  pid=$(cat "$work/parley.pid")
+  stop
+  pgrep -f -- "--alias parley-local" >/dev/null && fail "llama-server outlived parley $pid"
+  unset PARLEY_MODEL_PROVIDERS
+  echo "e2e: hybrid mode ok; llama-server stopped with Parley"
+else
+  fail "LLAMA_SERVER and LLAMA_MODEL are not set (scripts/test sets them)"
+fi
+
 # Everything above was audited; with the server stopped, every hash chain checks out, and an
 # edited event is caught by `parley audit verify` (exit 1, naming the event).
 stop

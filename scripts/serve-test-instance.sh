@@ -13,7 +13,8 @@ mkdir -p "$workdir"
 (cd "$workdir" && PARLEY_HTTP_PORT=$port PARLEY_RATELIMIT_IP=off PARLEY_RATELIMIT_USER=off PARLEY_RATELIMIT_TENANT=off \
   exec "$binary" serve >>"$workdir/parley.log" 2>&1) &
 echo $! >"$workdir/parley.pid"
-for _ in $(seq 1 100); do
+# Ready means the database answers and any local model server Parley runs has loaded its model.
+for _ in $(seq 1 600); do
   if curl -fsS "http://127.0.0.1:$port/api/v1/readyz" >/dev/null 2>&1; then
     echo "http://127.0.0.1:$port"
     exit 0

@@ -7,6 +7,10 @@ import ParleyModels
 /// anything runs (an answer that breaks them is rejected and the next provider asked); tool
 /// errors go back to the model as results. When no provider answers, the basic agent does,
 /// and says that the AI is unavailable.
+///
+/// Hybrid mode: when the route's lead provider cannot call tools (its probe answered in words),
+/// the basic agent handles the messages it recognises as task commands and the model, offered
+/// no tools, answers the rest.
 public struct ModelAgent: ChatAgent {
     public static let defaultMaxTurns = 6
 
@@ -36,13 +40,34 @@ public struct ModelAgent: ChatAgent {
         referred to by their number (task_id). Answer in one or two short sentences.
         """
 
+    static let textOnlyPrompt = """
+        You are Parley, a concise assistant in a to-do app. You cannot change the user's tasks yourself; \
+        they can ask you with commands like "add a task to buy milk", "list my tasks" or "mark task 2 as done". \
+        Answer in one or two short sentences.
+        """
+
     static let unavailableNotice = "The AI assistant is unavailable right now, so I handled this with basic commands."
 
     public func respond(to message: String, history: [Message], tools executor: any ToolExecutor) async throws -> AgentReply {
+        if let lead = router.lead(of: route), await lead.toolCapability() == .textOnly,
+            CommandParser.parse(message).isTaskOperation
+        {
+            return try await fallback.respond(to: message, history: history, tools: executor)
+        }
         var messages: [ChatMessage] = [.system(Self.systemPrompt)]
         for earlier in history { messages.append(earlier.role == .user ? .user(earlier.content) : .assistant(earlier.content)) }
         messages.append(.user(message))
         let specs = tools.map { ToolSpec(name: $0.name, description: $0.description, parameters: $0.inputSchema) }
+        // What a provider that cannot call tools gets: no tools, and a prompt that does not promise them.
+        func request(for provider: ModelProvider, offering offered: [ToolSpec]) -> ChatRequest {
+            let maxTokens = provider.configuration.maxTokens
+            guard provider.capability != .textOnly else {
+                var plain = messages.filter { $0.role != .tool && $0.toolCalls == nil }
+                plain[0] = .system(Self.textOnlyPrompt)
+                return ChatRequest(messages: plain, maxTokens: maxTokens)
+            }
+            return ChatRequest(messages: messages, tools: offered, toolChoice: offered.isEmpty ? nil : .auto, maxTokens: maxTokens)
+        }
 
         var records: [ToolCallRecord] = []
         var lastModel = ""
@@ -52,9 +77,7 @@ public struct ModelAgent: ChatAgent {
             do {
                 // The last turn offers no tools, so the model has to answer in words.
                 let offered = turn == maxTurns ? [] : specs
-                routed = try await router.complete(
-                    route: route, request: { _ in ChatRequest(messages: messages, tools: offered, toolChoice: offered.isEmpty ? nil : .auto) },
-                    validate: validate)
+                routed = try await router.complete(route: route, request: { request(for: $0, offering: offered) }, validate: validate)
             } catch is AllProvidersFailed {
                 // Tools already ran this turn: say what they did rather than run the command again.
                 if !records.isEmpty {

@@ -20,6 +20,12 @@ public struct ProviderConfiguration: Sendable, Hashable {
     public var timeout: Duration = .seconds(60)
     /// External providers get pseudonymized prompts; by default OpenAI is external, llama.cpp not.
     public var external: Bool
+    /// Caps every answer (`max_tokens`); small local models otherwise ramble to the context limit.
+    public var maxTokens: Int?
+    /// Set when Parley runs `llama-server` itself for this provider (then `baseURL` is its loopback address).
+    public var launch: LlamaServerSettings?
+    /// `.unknown`: probe the provider; `.tools` / `.textOnly`: the operator says so, no probe.
+    public var declaredTools: ToolCapability = .unknown
 
     public init(name: String, kind: Kind, baseURL: String, model: String, apiKeyVariable: String? = nil, external: Bool? = nil) {
         self.name = name
@@ -84,19 +90,94 @@ public final class CircuitBreaker: Sendable {
     }
 }
 
-/// One configured provider: its client and its breaker.
+/// Whether a provider makes usable tool calls, as its probe found.
+public enum ToolCapability: String, Sendable, Hashable {
+    /// Not probed yet, or the probe could not reach it.
+    case unknown
+    /// Returned a valid tool call: gets the full agent.
+    case tools
+    /// Answered in words only: runs in hybrid mode (the basic agent takes task commands).
+    case textOnly = "text_only"
+}
+
+/// One configured provider: its client, its breaker and what its probe found.
 public final class ModelProvider: Sendable {
     public let configuration: ProviderConfiguration
     public let model: any ChatModel
     let breaker: CircuitBreaker
+    private let probed: Mutex<ToolCapability>
+    private struct Probing {
+        /// The probe in flight, so concurrent callers share it.
+        var task: Task<ToolCapability, Never>?
+        /// After a probe that got no answer, requests do not wait for another one for a while.
+        var retryAfter: ContinuousClock.Instant?
+    }
+    private let probing = Mutex(Probing())
+    static let probeRetryInterval: Duration = .seconds(10)
 
     public init(configuration: ProviderConfiguration, model: any ChatModel, breaker: CircuitBreaker.Policy = .init()) {
         self.configuration = configuration
         self.model = model
         self.breaker = CircuitBreaker(policy: breaker)
+        self.probed = Mutex(configuration.declaredTools)
     }
 
     public var name: String { configuration.name }
+    public var capability: ToolCapability { probed.withLock { $0 } }
+    public var isCoolingDown: Bool { breaker.isOpen() }
+
+    /// What the provider can do, probing it first if nobody has yet (one probe at a time).
+    public func toolCapability() async -> ToolCapability {
+        let known = capability
+        if known != .unknown { return known }
+        let task = probing.withLock { state -> Task<ToolCapability, Never>? in
+            if let running = state.task { return running }
+            if let retryAfter = state.retryAfter, retryAfter > .now { return nil }
+            let task = Task { [self] in
+                let found = await ToolProbe.run(on: model, maxTokens: configuration.maxTokens)
+                probed.withLock { $0 = found }
+                probing.withLock {
+                    $0.task = nil
+                    $0.retryAfter = found == .unknown ? .now + Self.probeRetryInterval : nil
+                }
+                return found
+            }
+            state.task = task
+            return task
+        }
+        return await task?.value ?? .unknown
+    }
+
+    /// Forget the probe's finding (a restarted local server may have loaded another model).
+    public func forgetCapability() {
+        probed.withLock { $0 = configuration.declaredTools }
+        probing.withLock { $0.retryAfter = nil }
+    }
+}
+
+/// A tiny tool request: a provider that answers it with a well-formed call of the offered tool
+/// can run the agent loop; one that answers in words cannot.
+enum ToolProbe {
+    static let tool = ToolSpec(
+        name: "add_task", description: "Add a task to the user's to-do list.",
+        parameters: [
+            "type": "object", "properties": ["title": ["type": "string", "description": "What to do"]], "required": ["title"],
+        ])
+
+    static func run(on model: any ChatModel, maxTokens: Int?) async -> ToolCapability {
+        let request = ChatRequest(
+            messages: [
+                .system("You manage a to-do list with the tools given. Use a tool when asked."),
+                .user("Add a task titled \"water the plants\"."),
+            ],
+            tools: [tool], toolChoice: .auto, maxTokens: min(maxTokens ?? 128, 128), temperature: 0)
+        guard let response = try? await model.complete(request) else { return .unknown }
+        guard let call = response.message.toolCalls?.first, call.function.name == tool.function.name,
+            let arguments = try? JSONDecoder().decode(JSONValue.self, from: Data(call.function.arguments.utf8)),
+            arguments["title"]?.stringValue?.isEmpty == false
+        else { return .textOnly }
+        return .tools
+    }
 }
 
 /// Why one provider was passed over.
@@ -147,6 +228,24 @@ public final class ModelRouter: Sendable {
     public func resolve(_ route: [String]?) -> [ModelProvider] {
         let names = (route?.isEmpty == false ? route! : defaultRoute)
         return names.compactMap { providers[$0] }
+    }
+
+    /// The provider a request on `route` goes to first: the first one not cooling down.
+    public func lead(of route: [String]?) -> ModelProvider? {
+        resolve(route).first { !$0.isCoolingDown }
+    }
+
+    /// Probes every provider not probed yet; an unreachable one stays `unknown` and is probed
+    /// again when a request needs it.
+    public func probeAll() async {
+        await withTaskGroup(of: Void.self) { group in
+            for provider in providers.values {
+                group.addTask {
+                    let found = await provider.toolCapability()
+                    self.logger.notice("model provider probed", metadata: ["provider": "\(provider.name)", "tools": "\(found.rawValue)"])
+                }
+            }
+        }
     }
 
     /// Asks along the route. `request` is built per provider (external providers get a

@@ -21,6 +21,8 @@ public struct ParleyServices: Sendable {
     /// Configured language models; `nil` when there are none.
     public let router: ModelRouter?
     let modelClients: [OpenAICompatibleClient]
+    /// The `llama-server` processes Parley runs itself.
+    public let localModels: [LlamaServerSupervisor]
 
     public static func make(
         configuration: ParleyConfiguration, logger: Logger, fetcher: any DocumentFetcher = HTTPDocumentFetcher(),
@@ -46,7 +48,14 @@ public struct ParleyServices: Sendable {
         let metrics = ParleyMetrics()
         var clients: [OpenAICompatibleClient] = []
         var providers: [ModelProvider] = []
-        for provider in configuration.providers {
+        var localModels: [LlamaServerSupervisor] = []
+        for var provider in configuration.providers {
+            if var launch = provider.launch {
+                launch.logFile = launch.logFile ?? configuration.dataDirectoryURL.appendingPathComponent("llama-\(provider.name).log").path
+                let supervisor = try LlamaServerSupervisor(name: provider.name, settings: launch, logger: logger)
+                provider.baseURL = supervisor.baseURL
+                localModels.append(supervisor)
+            }
             let apiKey = provider.apiKeyVariable.flatMap { ProcessInfo.processInfo.environment[$0] }
             if let variable = provider.apiKeyVariable, apiKey == nil {
                 logger.warning("the API key variable of a model provider is not set", metadata: ["provider": "\(provider.name)", "variable": "\(variable)"])
@@ -66,7 +75,7 @@ public struct ParleyServices: Sendable {
         return ParleyServices(
             configuration: configuration, storeProvider: storeProvider, control: control, devIssuer: devIssuer,
             verifier: verifier, rateLimiter: rateLimiter ?? InProcessRateLimiter(), auditQueue: InProcessAuditQueue(),
-            metrics: metrics, router: router, modelClients: clients)
+            metrics: metrics, router: router, modelClients: clients, localModels: localModels)
     }
 }
 
@@ -93,7 +102,7 @@ public func buildApplication(services: ParleyServices, logger: Logger) async thr
     return Application(
         router: buildRouter(services: services, logger: logger),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
-        services: [StorageLifecycle(services: services, auditWorker: worker)],
+        services: [StorageLifecycle(services: services, auditWorker: worker), ModelLifecycle(services: services)],
         logger: logger)
 }
 
@@ -115,8 +124,10 @@ func buildRouter(services: ParleyServices, logger: Logger) -> Router<ParleyReque
     router.add(
         middleware: ObservationMiddleware(
             metrics: services.metrics, accessLogger: logger, clientAddress: ClientAddressPolicy(hops: configuration.forwardedHops)))
-    OperationsController(stores: stores, metrics: services.metrics, devIssuer: services.devIssuer)
-        .addRoutes(to: router)
+    OperationsController(
+        stores: stores, metrics: services.metrics, devIssuer: services.devIssuer, router: services.router,
+        localModels: services.localModels
+    ).addRoutes(to: router)
 
     // Client limit, then the token (refused tokens are limited per IP), then per-user and
     // per-tenant limits, then the audit of what the request did.
@@ -150,5 +161,32 @@ struct StorageLifecycle: Service {
         for client in services.modelClients { try? await client.shutdown() }
         try await services.storeProvider.close()
         try await services.control.close()
+    }
+}
+
+/// Runs the local `llama-server`s and probes every provider's tool capability: at start, and
+/// again after a local server (re)starts, since it may have loaded another model.
+struct ModelLifecycle: Service {
+    let services: ParleyServices
+
+    func run() async throws {
+        if let router = services.router {
+            await cancelWhenGracefulShutdown {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await router.probeAll() }
+                    for local in services.localModels {
+                        let provider = router.providers[local.name]
+                        group.addTask {
+                            await local.run {
+                                provider?.forgetCapability()
+                                _ = await provider?.toolCapability()
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // A service that returns before shutdown ends the whole service group.
+        try? await gracefulShutdown()
     }
 }

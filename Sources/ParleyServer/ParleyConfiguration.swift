@@ -139,25 +139,56 @@ public struct ParleyConfiguration: Sendable {
     static func providers(_ reader: ConfigReader) throws -> [ProviderConfiguration] {
         try reader.stringArray(forKey: "model.providers", default: []).map { name in
             let prefix = "model.provider.\(name)"
-            let kindName = reader.string(forKey: ConfigKey("\(prefix).kind"), default: "openai")
+            func key(_ suffix: String) -> ConfigKey { ConfigKey("\(prefix).\(suffix)") }
+            let kindName = reader.string(forKey: key("kind"), default: "openai")
             guard let kind = ProviderConfiguration.Kind(rawValue: kindName) else {
                 throw ConfigurationError(key: "\(prefix).kind", reason: "must be openai or llamacpp")
             }
-            guard let baseURL = reader.string(forKey: ConfigKey("\(prefix).baseUrl")),
-                let url = URL(string: baseURL), url.scheme == "http" || url.scheme == "https"
-            else { throw ConfigurationError(key: "\(prefix).baseUrl", reason: "is required: the API root, e.g. https://api.openai.com/v1") }
+            // A model path means Parley runs llama-server itself; the base URL is then its own.
+            let modelPath = reader.string(forKey: key("modelPath"))
+            if modelPath != nil, kind != .llamacpp {
+                throw ConfigurationError(key: "\(prefix).modelPath", reason: "only a llamacpp provider can run a local model")
+            }
+            let baseURL = reader.string(forKey: key("baseUrl")) ?? (modelPath != nil ? "http://127.0.0.1" : nil)
+            guard let baseURL, let url = URL(string: baseURL), url.scheme == "http" || url.scheme == "https" else {
+                throw ConfigurationError(
+                    key: "\(prefix).baseUrl", reason: "is required (the API root, e.g. https://api.openai.com/v1) unless modelPath is set")
+            }
             var provider = ProviderConfiguration(
                 name: name, kind: kind, baseURL: baseURL,
-                model: reader.string(forKey: ConfigKey("\(prefix).model"), default: kind == .llamacpp ? "local" : "gpt-4o-mini"),
-                apiKeyVariable: reader.string(forKey: ConfigKey("\(prefix).apiKeyEnv")),
-                external: reader.bool(forKey: ConfigKey("\(prefix).external")))
-            let timeout = reader.int(forKey: ConfigKey("\(prefix).timeoutSeconds"), default: 60)
-            let connect = reader.int(forKey: ConfigKey("\(prefix).connectTimeoutSeconds"), default: 2)
+                model: reader.string(forKey: key("model"), default: kind == .llamacpp ? "local" : "gpt-4o-mini"),
+                apiKeyVariable: reader.string(forKey: key("apiKeyEnv")),
+                external: reader.bool(forKey: key("external")))
+            let timeout = reader.int(forKey: key("timeoutSeconds"), default: 60)
+            let connect = reader.int(forKey: key("connectTimeoutSeconds"), default: 2)
             guard (1...600).contains(timeout), (1...60).contains(connect) else {
                 throw ConfigurationError(key: "\(prefix).timeoutSeconds", reason: "timeouts must be 1–600 s (connect 1–60 s)")
             }
             provider.timeout = .seconds(timeout)
             provider.connectTimeout = .seconds(connect)
+            provider.maxTokens = reader.int(forKey: key("maxTokens")) ?? (kind == .llamacpp ? 256 : nil)
+            if let maxTokens = provider.maxTokens, !(1...32768).contains(maxTokens) {
+                throw ConfigurationError(key: "\(prefix).maxTokens", reason: "must be 1–32768")
+            }
+            switch reader.string(forKey: key("tools"), default: "probe") {
+            case "probe": provider.declaredTools = .unknown
+            case "yes": provider.declaredTools = .tools
+            case "no": provider.declaredTools = .textOnly
+            default: throw ConfigurationError(key: "\(prefix).tools", reason: "must be probe, yes or no")
+            }
+            if let modelPath {
+                var launch = LlamaServerSettings(
+                    binary: reader.string(forKey: key("serverBinary"), default: "llama-server"), modelPath: modelPath,
+                    port: reader.int(forKey: key("port"), default: 0), threads: reader.int(forKey: key("threads")),
+                    contextSize: reader.int(forKey: key("contextSize"), default: 4096))
+                guard (0...65535).contains(launch.port) else { throw ConfigurationError(key: "\(prefix).port", reason: "must be 0–65535") }
+                guard launch.threads.map({ $0 >= 1 }) ?? true else {
+                    throw ConfigurationError(key: "\(prefix).threads", reason: "must be at least 1")
+                }
+                guard launch.contextSize >= 256 else { throw ConfigurationError(key: "\(prefix).contextSize", reason: "must be at least 256") }
+                launch.startupTimeout = .seconds(reader.int(forKey: key("startupTimeoutSeconds"), default: 180))
+                provider.launch = launch
+            }
             return provider
         }
     }

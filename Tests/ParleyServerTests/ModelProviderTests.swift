@@ -225,6 +225,37 @@ struct ModelRouteTests {
         await second.stop()
     }
 
+    @Test func aProviderThatCannotCallToolsRunsInHybridMode() async throws {
+        let first = try await TestModelServer.start()
+        let second = try await TestModelServer.start()
+        var parley = parley(first: first, second: second)
+        parley.configuration.providers[1].declaredTools = .tools
+        let alice = try await parley.token("alice")
+        first.answerProbes(with: .text("Sure, I added it."))
+        first.script([], always: .text("Why did the tomato blush? It saw the salad dressing."))
+        try await parley.run { client, services in
+            // Task commands: the basic agent; the model is not asked.
+            let add = try await client.send(.post, "/api/v1/chat", token: alice, json: chatBody("add a task to buy milk")).json
+            #expect(add["model"] == "basic")
+            #expect(add["fallback_used"] == false)
+            #expect(add["tool_calls"]?.arrayValue?.first?["result"]?["task"]?["title"] == "Buy milk")
+            #expect(first.requests.isEmpty)
+            // Anything else: the model, offered no tools and not promised any.
+            let joke = try await client.send(.post, "/api/v1/chat", token: alice, json: chatBody("tell me a joke")).json
+            #expect(joke["model"] == "model-one")
+            #expect(joke["response"] == "Why did the tomato blush? It saw the salad dressing.")
+            let sent = try #require(first.requests.last?.body)
+            #expect(sent["tools"] == nil)
+            #expect(sent["messages"]?.arrayValue?.first?["content"]?.stringValue?.contains("cannot change the user's tasks") == true)
+            #expect(services.router?.providers["first"]?.capability == .textOnly)
+        }
+        // Probed once (shared by start-up and the first request); the declared provider never.
+        #expect(first.probes == 1)
+        #expect(second.probes == 0)
+        await first.stop()
+        await second.stop()
+    }
+
     @Test func tenantFlagsChooseTheRouteOrTheBasicAgent() async throws {
         let first = try await TestModelServer.start()
         let second = try await TestModelServer.start()

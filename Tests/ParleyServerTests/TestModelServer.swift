@@ -29,6 +29,10 @@ final class TestModelServer: Sendable {
         var script: [Reply] = []
         var fallback: Reply = .text("Hello from the test model.")
         var recorded: [Recorded] = []
+        /// Parley's tool-capability probe is answered apart from the script (and not recorded
+        /// with the chat requests): by default with a valid tool call, i.e. "this model can call tools".
+        var probeReply: Reply = .toolCalls([("add_task", #"{"title": "water the plants"}"#)])
+        var probes = 0
         var stopping = false
     }
 
@@ -52,6 +56,16 @@ final class TestModelServer: Sendable {
     }
 
     var requests: [Recorded] { stateBox.withLock { $0.recorded } }
+    var probes: Int { stateBox.withLock { $0.probes } }
+
+    /// How the capability probe is answered: `.text` makes the provider text-only (hybrid mode).
+    func answerProbes(with reply: Reply) {
+        stateBox.withLock { $0.probeReply = reply }
+    }
+
+    static func isProbe(_ body: JSONValue) -> Bool {
+        body["messages"]?.arrayValue?.first?["content"]?.stringValue?.hasPrefix("You manage a to-do list with the tools given") == true
+    }
 
     static func start() async throws -> TestModelServer {
         let state = SharedMutex(State())
@@ -60,6 +74,10 @@ final class TestModelServer: Sendable {
             let body = try await request.body.collect(upTo: 1 << 20)
             let json = (try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView))) ?? .null
             let reply = state.withLock { state -> Reply in
+                if isProbe(json) {
+                    state.probes += 1
+                    return state.probeReply
+                }
                 state.recorded.append(Recorded(body: json, authorization: request.headers[.authorization]))
                 return state.script.isEmpty ? state.fallback : state.script.removeFirst()
             }

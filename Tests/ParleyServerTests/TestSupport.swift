@@ -40,11 +40,16 @@ struct TestParley {
 
     /// Starts the server, runs `body` against it, and stops it (a real restart between calls).
     func run<Value: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
+        try await run { client, _ in try await body(client) }
+    }
+
+    /// The same, with the running services at hand (e.g. the local model servers).
+    func run<Value: Sendable>(_ body: @Sendable (any TestClientProtocol, ParleyServices) async throws -> Value) async throws -> Value {
         var logger = Logger(label: "parley-test")
         logger.logLevel = .warning
         let services = try await ParleyServices.make(configuration: configuration, logger: logger, rateLimiter: rateLimiter)
         let app = try await buildApplication(services: services, logger: logger)
-        return try await app.test(.live, body)
+        return try await app.test(.live) { client in try await body(client, services) }
     }
 }
 

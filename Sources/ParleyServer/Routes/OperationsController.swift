@@ -3,12 +3,15 @@ import Hummingbird
 import JWTKit
 import ParleyAuth
 import ParleyCore
+import ParleyModels
 
 /// Liveness, readiness, metrics and the development issuer's public keys.
 struct OperationsController {
     let stores: TenantStores
     let metrics: ParleyMetrics
     let devIssuer: DevelopmentIssuer?
+    let router: ModelRouter?
+    let localModels: [LlamaServerSupervisor]
 
     func addRoutes(to router: Router<ParleyRequestContext>) {
         router.get("api/v1/healthz") { _, _ in try jsonResponse(["status": "ok"]) }
@@ -31,15 +34,38 @@ struct OperationsController {
     struct Readiness: Encodable {
         let status: String
         let checks: [String: String]
+        /// Per provider: `ready`/`starting` for a local server Parley runs, and what the tool probe found.
+        let models: [String: ModelStatus]?
     }
 
+    struct ModelStatus: Encodable {
+        let server: String?
+        let tools: String
+    }
+
+    /// Ready when the database answers and every local model server Parley runs is up. Remote
+    /// providers do not count: their outages are what fallback is for.
     @Sendable func readiness(_ request: Request, context: ParleyRequestContext) async throws -> Response {
+        var checks: [String: String] = [:]
+        var ready = true
         do {
             try await stores.provider.checkHealth()
-            return try jsonResponse(Readiness(status: "ready", checks: ["database": "ok"]))
+            checks["database"] = "ok"
         } catch {
-            return try jsonResponse(
-                Readiness(status: "unavailable", checks: ["database": "\(error)"]), status: .serviceUnavailable)
+            checks["database"] = "\(error)"
+            ready = false
         }
+        var models: [String: ModelStatus]?
+        if let router {
+            var statuses: [String: ModelStatus] = [:]
+            for (name, provider) in router.providers {
+                let local = localModels.first { $0.name == name }
+                statuses[name] = ModelStatus(server: local.map { $0.isHealthy ? "ready" : "starting" }, tools: provider.capability.rawValue)
+                if let local, !local.isHealthy { ready = false }
+            }
+            models = statuses
+        }
+        let body = Readiness(status: ready ? "ready" : "unavailable", checks: checks, models: models)
+        return try jsonResponse(body, status: ready ? .ok : .serviceUnavailable)
     }
 }
