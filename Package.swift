@@ -91,11 +91,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The `parley` executable: serve, token, migrate.
+        // The `parley` executable: serve, token, migrate, audit, pii.
         .executableTarget(
             name: "Parley",
             dependencies: [
-                "ParleyServer", "ParleyAuth", "ParleyStore",
+                "ParleyServer", "ParleyAuth", "ParleyStore", "ParleyModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
@@ -103,6 +103,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ParleyAgentTests", dependencies: ["ParleyAgent", "ParleyStore", "ParleyCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "ParleyModelsTests", dependencies: ["ParleyModels"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ParleyStoreTests",
             dependencies: ["ParleyStore", "ParleyCore", .product(name: "SQLiteNIO", package: "sqlite-nio")],

@@ -41,6 +41,9 @@ python3 "$root/eval/nl_eval.py" --url "$url" --cases "$cases" --parley "$binary"
 echo "e2e: our own wider set of phrasings (eval/paraphrases.jsonl)"
 python3 "$root/eval/nl_eval.py" --url "$url" --cases "$root/eval/paraphrases.jsonl" --parley "$binary" --data-dir "$work/data"
 
+echo "e2e: PII detection on the labelled corpus (eval/pii/corpus.jsonl)"
+python3 "$root/eval/pii_eval.py" --parley "$binary" --min-recall 0.95 --min-precision 0.95
+
 # Hybrid mode with a real small model: Parley runs llama-server with SmolLM2 itself, its probe
 # finds that the model cannot call tools, so task commands go to the basic agent and the rest
 # to the model. The dev set must still pass.

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ParleyAuth
 import ParleyCore
+import ParleyModels
 import ParleyServer
 import ParleyStore
 
@@ -12,7 +13,7 @@ struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "A multi-tenant AI chat service with a to-do agent built in.",
-        subcommands: [Serve.self, Token.self, Migrate.self, Audit.self],
+        subcommands: [Serve.self, Token.self, Migrate.self, Audit.self, PII.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -172,6 +173,34 @@ struct Audit: AsyncParsableCommand {
             try await provider.close()
             try await control.close()
             if broken > 0 { throw ExitCode(1) }
+        }
+    }
+}
+
+struct PII: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pii", abstract: "The PII detector that guards external models.", subcommands: [Detect.self])
+
+    struct Detect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read JSON lines {\"text\": …} on stdin; write {\"entities\": [{type, value}], \"pseudonymized\": …} per line (eval/pii_eval.py).")
+
+        struct Input: Decodable { let text: String }
+        struct Entity: Encodable { let type: String; let value: String }
+        struct Output: Encodable { let entities: [Entity]; let pseudonymized: String }
+
+        func run() async throws {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            while let line = readLine(strippingNewline: true) {
+                guard !line.isEmpty else { continue }
+                let text = (try? JSONDecoder().decode(Input.self, from: Data(line.utf8)))?.text ?? ""
+                var map = PseudonymMap()
+                let output = Output(
+                    entities: PIIDetector.detect(in: text).map { Entity(type: $0.kind.rawValue, value: $0.value) },
+                    pseudonymized: map.pseudonymize(text))
+                FileHandle.standardOutput.write(try encoder.encode(output) + Data("\n".utf8))
+            }
         }
     }
 }

@@ -42,14 +42,6 @@ public enum Command: Sendable, Hashable {
 }
 
 extension Command {
-    /// True for the five task operations (and showing one task): what hybrid mode keeps from the model.
-    public var isTaskOperation: Bool {
-        switch self {
-        case .add, .list, .show, .complete, .reopen, .delete, .update: true
-        case .greeting, .help, .thanks, .unknown: false
-        }
-    }
-
     /// True when the command is about "it" / "that one" rather than a named task.
     var pointsBack: Bool {
         switch self {

@@ -9,8 +9,8 @@ import ParleyModels
 /// and says that the AI is unavailable.
 ///
 /// Hybrid mode: when the route's lead provider cannot call tools (its probe answered in words),
-/// the basic agent handles the messages it recognises as task commands and the model, offered
-/// no tools, answers the rest.
+/// the basic agent handles the messages it recognises (task commands, and greetings and questions
+/// about what it can do, which it answers truthfully) and the model, offered no tools, the rest.
 public struct ModelAgent: ChatAgent {
     public static let defaultMaxTurns = 6
 
@@ -50,7 +50,7 @@ public struct ModelAgent: ChatAgent {
 
     public func respond(to message: String, history: [Message], tools executor: any ToolExecutor) async throws -> AgentReply {
         if let lead = router.lead(of: route), await lead.toolCapability() == .textOnly,
-            CommandParser.parse(message).isTaskOperation
+            CommandParser.parse(message) != .unknown
         {
             return try await fallback.respond(to: message, history: history, tools: executor)
         }
@@ -58,9 +58,15 @@ public struct ModelAgent: ChatAgent {
         for earlier in history { messages.append(earlier.role == .user ? .user(earlier.content) : .assistant(earlier.content)) }
         messages.append(.user(message))
         let specs = tools.map { ToolSpec(name: $0.name, description: $0.description, parameters: $0.inputSchema) }
-        // What a provider that cannot call tools gets: no tools, and a prompt that does not promise them.
+        // External providers see placeholders for PII; the same value keeps its placeholder
+        // through the whole exchange, and answers are mapped back before they are used.
+        let pseudonymizing = router.resolve(route).contains { $0.configuration.external }
+        var pseudonyms = PseudonymMap()
+        var hidden: [ChatMessage] = []
         func request(for provider: ModelProvider, offering offered: [ToolSpec]) -> ChatRequest {
             let maxTokens = provider.configuration.maxTokens
+            let messages = provider.configuration.external ? hidden : messages
+            // What a provider that cannot call tools gets: no tools, and a prompt that does not promise them.
             guard provider.capability != .textOnly else {
                 var plain = messages.filter { $0.role != .tool && $0.toolCalls == nil }
                 plain[0] = .system(Self.textOnlyPrompt)
@@ -77,6 +83,7 @@ public struct ModelAgent: ChatAgent {
             do {
                 // The last turn offers no tools, so the model has to answer in words.
                 let offered = turn == maxTurns ? [] : specs
+                if pseudonymizing { hidden = messages.map { pseudonyms.pseudonymize($0) } }
                 routed = try await router.complete(route: route, request: { request(for: $0, offering: offered) }, validate: validate)
             } catch is AllProvidersFailed {
                 // Tools already ran this turn: say what they did rather than run the command again.
@@ -90,7 +97,7 @@ public struct ModelAgent: ChatAgent {
             }
             lastModel = routed.provider.configuration.model
             fellBack = fellBack || !routed.fallbacks.isEmpty
-            let answer = routed.response.message
+            let answer = routed.provider.configuration.external ? pseudonyms.restore(routed.response.message) : routed.response.message
             guard let calls = answer.toolCalls, !calls.isEmpty else {
                 let text = (answer.content ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
                 return AgentReply(
