@@ -17,10 +17,43 @@ public struct AgentReply: Sendable, Hashable {
     }
 }
 
+/// What a streamed chat turn reports while it runs.
+public enum AgentEvent: Sendable, Hashable {
+    /// The next piece of the answer.
+    case text(String)
+    /// Forget the answer's text so far: a model failed mid-answer and the next one starts over.
+    case restart
+    case toolStarted(name: String, arguments: JSONValue)
+    case toolFinished(ToolCallRecord)
+}
+
+/// Receives a turn's events as they happen.
+public typealias AgentEventSink = @Sendable (AgentEvent) async -> Void
+
 /// Turns a user's message (with the conversation so far) into an answer, calling tools through
-/// `tools`, which is already bound to the caller.
+/// `tools`, which is already bound to the caller. With `events`, the answer's text is reported
+/// as it is produced, and the reply's text is exactly the reported text.
 public protocol ChatAgent: Sendable {
-    func respond(to message: String, history: [Message], tools: any ToolExecutor) async throws -> AgentReply
+    func respond(to message: String, history: [Message], tools: any ToolExecutor, events: AgentEventSink?) async throws -> AgentReply
+}
+
+extension ChatAgent {
+    public func respond(to message: String, history: [Message], tools: any ToolExecutor) async throws -> AgentReply {
+        try await respond(to: message, history: history, tools: tools, events: nil)
+    }
+}
+
+/// Reports every tool call before and after it runs.
+struct ReportingToolExecutor: ToolExecutor {
+    let tools: any ToolExecutor
+    let events: AgentEventSink
+
+    func call(_ name: String, arguments: JSONValue) async -> ToolCallRecord {
+        await events(.toolStarted(name: name, arguments: arguments))
+        let record = await tools.call(name, arguments: arguments)
+        await events(.toolFinished(record))
+        return record
+    }
 }
 
 /// The agents a chat turn can use: the basic agent always, and the model agent when providers

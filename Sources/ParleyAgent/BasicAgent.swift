@@ -9,9 +9,13 @@ public struct BasicAgent: ChatAgent {
 
     public init() {}
 
-    public func respond(to message: String, history: [Message], tools: any ToolExecutor) async throws -> AgentReply {
+    public func respond(
+        to message: String, history: [Message], tools: any ToolExecutor, events: AgentEventSink? = nil
+    ) async throws -> AgentReply {
         var turn = Turn(tools: tools, history: history)
         let text = await turn.run(CommandParser.parse(message))
+        // Its answer exists all at once: one piece.
+        await events?(.text(text))
         return AgentReply(text: text, toolCalls: turn.calls, model: Self.modelName)
     }
 

@@ -33,35 +33,52 @@ public struct ChatService: Sendable {
         return trimmed
     }
 
+    /// A turn whose message is valid and whose conversation exists, ready to run.
+    public struct PreparedTurn: Sendable {
+        let message: String
+        let conversation: Conversation?
+        let history: [Message]
+    }
+
+    /// Checks the message and loads the conversation (404 if it is not the caller's) before
+    /// anything runs, so a streamed turn can still answer with a plain error.
+    public func prepare(_ text: String, conversationID: Int?, user: UserID, store: any TenantStore) async throws -> PreparedTurn {
+        let message = try Self.validMessage(text)
+        guard let conversationID else { return PreparedTurn(message: message, conversation: nil, history: []) }
+        guard let existing = try await store.conversations.get(user: user, id: conversationID) else {
+            throw ParleyError.notFound("conversation \(conversationID)")
+        }
+        let history = try await store.conversations.messages(user: user, conversation: conversationID, limit: contextMessages, before: nil)
+        return PreparedTurn(message: message, conversation: existing, history: history)
+    }
+
     /// Runs one turn; `agent` replaces the service's agent for this turn (a tenant's flags choose it).
     public func send(
         _ text: String, conversationID: Int?, user: UserID, store: any TenantStore, agent: (any ChatAgent)? = nil
     ) async throws -> Turn {
-        let message = try Self.validMessage(text)
-        var conversation: Conversation?
-        var history: [Message] = []
-        if let conversationID {
-            guard let existing = try await store.conversations.get(user: user, id: conversationID) else {
-                throw ParleyError.notFound("conversation \(conversationID)")
-            }
-            conversation = existing
-            history = try await store.conversations.messages(
-                user: user, conversation: conversationID, limit: contextMessages, before: nil)
-        }
-        let tools = TaskToolExecutor(tasks: TaskService(repository: store.tasks, user: user))
-        let reply = try await (agent ?? self.agent).respond(to: message, history: history, tools: tools)
+        let prepared = try await prepare(text, conversationID: conversationID, user: user, store: store)
+        return try await run(prepared, user: user, store: store, agent: agent)
+    }
 
+    /// Lets the agent answer and stores the message with the answer. With `events`, the tool
+    /// calls and the answer's text are reported as they happen.
+    public func run(
+        _ prepared: PreparedTurn, user: UserID, store: any TenantStore, agent: (any ChatAgent)? = nil, events: AgentEventSink? = nil
+    ) async throws -> Turn {
+        let executor = TaskToolExecutor(tasks: TaskService(repository: store.tasks, user: user))
+        let tools: any ToolExecutor = events.map { ReportingToolExecutor(tools: executor, events: $0) } ?? executor
+        let reply = try await (agent ?? self.agent).respond(to: prepared.message, history: prepared.history, tools: tools, events: events)
         // Written only once the answer exists: a failed turn leaves no half-conversation.
         let target: Conversation
-        if let conversation {
+        if let conversation = prepared.conversation {
             target = conversation
         } else {
-            target = try await store.conversations.create(user: user, title: Self.title(for: message))
+            target = try await store.conversations.create(user: user, title: Self.title(for: prepared.message))
         }
         let stored = try await store.conversations.append(
             user: user, conversation: target.id,
             messages: [
-                NewMessage(role: .user, content: message),
+                NewMessage(role: .user, content: prepared.message),
                 NewMessage(role: .assistant, content: reply.text, toolCalls: reply.toolCalls, model: reply.model),
             ])
         guard stored.count == 2 else { throw ParleyError.unavailable("the message could not be stored") }

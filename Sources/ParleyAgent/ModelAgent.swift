@@ -48,11 +48,13 @@ public struct ModelAgent: ChatAgent {
 
     static let unavailableNotice = "The AI assistant is unavailable right now, so I handled this with basic commands."
 
-    public func respond(to message: String, history: [Message], tools executor: any ToolExecutor) async throws -> AgentReply {
+    public func respond(
+        to message: String, history: [Message], tools executor: any ToolExecutor, events: AgentEventSink? = nil
+    ) async throws -> AgentReply {
         if let lead = router.lead(of: route), await lead.toolCapability() == .textOnly,
             CommandParser.parse(message) != .unknown
         {
-            return try await fallback.respond(to: message, history: history, tools: executor)
+            return try await fallback.respond(to: message, history: history, tools: executor, events: events)
         }
         var messages: [ChatMessage] = [.system(Self.systemPrompt)]
         for earlier in history { messages.append(earlier.role == .user ? .user(earlier.content) : .assistant(earlier.content)) }
@@ -75,6 +77,22 @@ public struct ModelAgent: ChatAgent {
             return ChatRequest(messages: messages, tools: offered, toolChoice: offered.isEmpty ? nil : .auto, maxTokens: maxTokens)
         }
 
+        // Streaming: the reply's text is exactly what was reported, piece by piece.
+        var streamed = ""
+        var restorer = StreamingRestorer(map: pseudonyms)
+        func report(_ piece: String) async {
+            guard !piece.isEmpty else { return }
+            streamed += piece
+            await events?(.text(piece))
+        }
+        /// The reply's text: `candidate` when not streaming; when streaming, what was reported
+        /// (with `candidate` reported first if nothing was).
+        func finalText(_ candidate: String) async -> String {
+            guard events != nil else { return candidate }
+            if streamed.isEmpty { await report(candidate) }
+            return streamed
+        }
+
         var records: [ToolCallRecord] = []
         var lastModel = ""
         var fellBack = false
@@ -84,15 +102,28 @@ public struct ModelAgent: ChatAgent {
                 // The last turn offers no tools, so the model has to answer in words.
                 let offered = turn == maxTurns ? [] : specs
                 if pseudonymizing { hidden = messages.map { pseudonyms.pseudonymize($0) } }
-                routed = try await router.complete(route: route, request: { request(for: $0, offering: offered) }, validate: validate)
+                if let events {
+                    restorer = StreamingRestorer(map: pseudonyms)
+                    routed = try await router.stream(
+                        route: route, request: { request(for: $0, offering: offered) }, validate: validate,
+                        onText: { provider, piece in await report(provider.configuration.external ? restorer.feed(piece) : piece) },
+                        onRestart: {
+                            restorer.reset()
+                            streamed = ""
+                            await events(.restart)
+                        })
+                    if routed.provider.configuration.external { await report(restorer.finish()) }
+                } else {
+                    routed = try await router.complete(route: route, request: { request(for: $0, offering: offered) }, validate: validate)
+                }
             } catch is AllProvidersFailed {
                 // Tools already ran this turn: say what they did rather than run the command again.
                 if !records.isEmpty {
-                    return AgentReply(text: Self.summary(of: records), toolCalls: records, model: lastModel, fallbackUsed: true)
+                    return AgentReply(text: await finalText(Self.summary(of: records)), toolCalls: records, model: lastModel, fallbackUsed: true)
                 }
                 let basic = try await fallback.respond(to: message, history: history, tools: executor)
                 return AgentReply(
-                    text: Self.unavailableNotice + "\n\n" + basic.text, toolCalls: basic.toolCalls, model: basic.model,
+                    text: await finalText(Self.unavailableNotice + "\n\n" + basic.text), toolCalls: basic.toolCalls, model: basic.model,
                     fallbackUsed: true)
             }
             lastModel = routed.provider.configuration.model
@@ -101,7 +132,7 @@ public struct ModelAgent: ChatAgent {
             guard let calls = answer.toolCalls, !calls.isEmpty else {
                 let text = (answer.content ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
                 return AgentReply(
-                    text: text.isEmpty && !records.isEmpty ? Self.summary(of: records) : text, toolCalls: records,
+                    text: await finalText(text.isEmpty && !records.isEmpty ? Self.summary(of: records) : text), toolCalls: records,
                     model: lastModel, fallbackUsed: fellBack)
             }
             messages.append(answer)
@@ -112,7 +143,7 @@ public struct ModelAgent: ChatAgent {
                 messages.append(.tool(Self.compact(record.result), callID: call.id))
             }
         }
-        return AgentReply(text: Self.summary(of: records), toolCalls: records, model: lastModel, fallbackUsed: fellBack)
+        return AgentReply(text: await finalText(Self.summary(of: records)), toolCalls: records, model: lastModel, fallbackUsed: fellBack)
     }
 
     /// Rejects an answer whose tool calls cannot run as written.

@@ -254,6 +254,42 @@ public final class ModelRouter: Sendable {
         route: [String]?, request: (ModelProvider) -> ChatRequest,
         validate: (ChatResponse) throws -> Void = { _ in }
     ) async throws -> RoutedResponse {
+        try await along(route, validate: validate) { provider in try await provider.model.complete(request(provider)) }
+    }
+
+    /// Like `complete`, streaming: each piece of text goes to `onText` as it arrives. A provider
+    /// that fails mid-answer is passed over like any other, after `onRestart` has told the
+    /// listener to drop the pieces it sent.
+    public func stream(
+        route: [String]?, request: (ModelProvider) -> ChatRequest, validate: (ChatResponse) throws -> Void = { _ in },
+        onText: (ModelProvider, String) async -> Void, onRestart: () async -> Void
+    ) async throws -> RoutedResponse {
+        // Validated inside the attempt: an answer rejected after its text went out needs a restart too.
+        try await along(route, validate: { _ in }) { provider in
+            var sentText = false
+            do {
+                for try await event in provider.model.stream(request(provider)) {
+                    switch event {
+                    case .text(let piece):
+                        sentText = true
+                        await onText(provider, piece)
+                    case .completed(let response):
+                        try validate(response)
+                        return response
+                    }
+                }
+                throw ModelError.malformed("the stream ended without an answer")
+            } catch {
+                if sentText { await onRestart() }
+                throw error
+            }
+        }
+    }
+
+    /// The first provider of the route whose `attempt` gives an answer `validate` accepts.
+    private func along(
+        _ route: [String]?, validate: (ChatResponse) throws -> Void, attempt: (ModelProvider) async throws -> ChatResponse
+    ) async throws -> RoutedResponse {
         var fallbacks: [FallbackRecord] = []
         for provider in resolve(route) {
             if provider.breaker.isOpen() {
@@ -261,7 +297,7 @@ public final class ModelRouter: Sendable {
                 continue
             }
             do {
-                let response = try await provider.model.complete(request(provider))
+                let response = try await attempt(provider)
                 try validate(response)
                 provider.breaker.recordSuccess()
                 return RoutedResponse(response: response, provider: provider, fallbacks: fallbacks)

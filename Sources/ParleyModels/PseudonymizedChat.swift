@@ -31,3 +31,40 @@ extension PseudonymMap {
         return restored
     }
 }
+
+/// Restores placeholders in streamed text, where a placeholder may be split across pieces: the
+/// trailing run that could still be (part of) one is held back until whitespace or punctuation
+/// ends it. Placeholders never contain whitespace, so every piece is restored whole.
+public struct StreamingRestorer: Sendable {
+    let map: PseudonymMap
+    private var pending = ""
+
+    public init(map: PseudonymMap) {
+        self.map = map
+    }
+
+    /// The restored text that is certain so far.
+    public mutating func feed(_ piece: String) -> String {
+        guard !map.isEmpty else { return piece }
+        pending += piece
+        let cut = pending.lastIndex { !Self.mayBeInPlaceholder($0) }.map { pending.index(after: $0) } ?? pending.startIndex
+        let ready = String(pending[..<cut])
+        pending = String(pending[cut...])
+        return map.restore(ready)
+    }
+
+    /// Whatever was held back, restored: call once the text is complete.
+    public mutating func finish() -> String {
+        defer { pending = "" }
+        return map.restore(pending)
+    }
+
+    /// Forget what was held back (the answer is starting over).
+    public mutating func reset() {
+        pending = ""
+    }
+
+    static func mayBeInPlaceholder(_ character: Character) -> Bool {
+        character.isLetter || character.isNumber || "_<>[]{}".contains(character)
+    }
+}

@@ -18,6 +18,10 @@ final class TestModelServer: Sendable {
         /// Never answers (until the client gives up).
         case hang
         case garbage
+        /// Text streamed in pieces of `size` characters (splitting words, and placeholders).
+        case pieces(String, size: Int)
+        /// Streams the first half of the text, then drops the connection.
+        case brokenStream(String)
     }
 
     struct Recorded: Sendable {
@@ -96,6 +100,18 @@ final class TestModelServer: Sendable {
                 return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "<html>oops")))
             case .text(let text):
                 return stream ? Self.sse(Self.textChunks(text, model: model)) : Self.json(Self.completion(content: .string(text), calls: nil, model: model))
+            case .pieces(let text, let size):
+                return stream ? Self.sse(Self.textChunks(text, model: model, size: size)) : Self.json(Self.completion(content: .string(text), calls: nil, model: model))
+            case .brokenStream(let text):
+                let chunks = Self.textChunks(text, model: model)
+                let half = Self.sseText(Array(chunks.prefix(chunks.count / 2)), done: false)
+                return Response(
+                    status: .ok, headers: [.contentType: "text/event-stream"],
+                    body: ResponseBody { writer in
+                        try await writer.write(ByteBuffer(string: half))
+                        try await Task.sleep(for: .milliseconds(50))
+                        throw CancellationError()
+                    })
             case .toolCalls(let calls):
                 let records: [JSONValue] = calls.enumerated().map { index, call in
                     ["id": .string("call_\(index)"), "type": "function", "function": ["name": .string(call.0), "arguments": .string(call.1)]]
@@ -121,13 +137,13 @@ final class TestModelServer: Sendable {
         ]
     }
 
-    /// Text in word-sized deltas, then the usage chunk.
-    static func textChunks(_ text: String, model: String) -> [JSONValue] {
+    /// Text in word-sized deltas (or pieces of `size` characters), then the usage chunk.
+    static func textChunks(_ text: String, model: String, size: Int? = nil) -> [JSONValue] {
         var chunks: [JSONValue] = [chunk(["role": "assistant", "content": ""], model: model)]
         var piece = ""
         for character in text {
             piece.append(character)
-            if character == " " {
+            if size.map({ piece.count == $0 }) ?? (character == " ") {
                 chunks.append(chunk(["content": .string(piece)], model: model))
                 piece = ""
             }
@@ -166,12 +182,16 @@ final class TestModelServer: Sendable {
     }
 
     static func sse(_ chunks: [JSONValue]) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/event-stream"], body: .init(byteBuffer: ByteBuffer(string: sseText(chunks))))
+    }
+
+    static func sseText(_ chunks: [JSONValue], done: Bool = true) -> String {
         var text = ""
         for chunk in chunks {
             text += "data: " + String(decoding: (try? JSONEncoder().encode(chunk)) ?? Data(), as: UTF8.self) + "\n\n"
         }
-        text += "data: [DONE]\n\n"
-        return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        if done { text += "data: [DONE]\n\n" }
+        return text
     }
 }
 

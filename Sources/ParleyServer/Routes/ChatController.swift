@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import ParleyAgent
 import ParleyCore
@@ -40,6 +41,15 @@ struct ChatController {
         let model: String
         let fallbackUsed: Bool
 
+        init(_ turn: ChatService.Turn) {
+            conversationID = turn.conversation.id
+            messageID = turn.assistantMessage.id
+            response = turn.reply.text
+            toolCalls = turn.reply.toolCalls
+            model = turn.reply.model
+            fallbackUsed = turn.reply.fallbackUsed
+        }
+
         enum CodingKeys: String, CodingKey {
             case response, model
             case conversationID = "conversation_id"
@@ -63,11 +73,14 @@ struct ChatController {
     }
 
     @Sendable func send(_ request: Request, context: ParleyRequestContext) async throws -> Response {
-        let turn = try await runTurn(request, context: context)
-        return try jsonResponse(
-            ChatReply(
-                conversationID: turn.conversation.id, messageID: turn.assistantMessage.id, response: turn.reply.text,
-                toolCalls: turn.reply.toolCalls, model: turn.reply.model, fallbackUsed: turn.reply.fallbackUsed))
+        let body = try await request.decodeJSON(ChatBody.self, context: context)
+        let pending = try await begin(body, context: context)
+        if body.stream ?? request.headers[.accept]?.contains("text/event-stream") ?? false {
+            return stream(pending, context: context)
+        }
+        let turn = try await chat.run(pending.prepared, user: pending.user, store: pending.store, agent: pending.agent)
+        record(turn, context: context)
+        return try jsonResponse(ChatReply(turn))
     }
 
     @Sendable func sendForUser(_ request: Request, context: ParleyRequestContext) async throws -> Response {
@@ -75,14 +88,26 @@ struct ChatController {
         guard context.parameters.get("user_id") == scope.user.rawValue else {
             throw ParleyError.forbidden("the path names another user than the token's subject")
         }
-        let turn = try await runTurn(request, context: context)
+        let body = try await request.decodeJSON(ChatBody.self, context: context)
+        let pending = try await begin(body, context: context)
+        let turn = try await chat.run(pending.prepared, user: pending.user, store: pending.store, agent: pending.agent)
+        record(turn, context: context)
         return try jsonResponse(
             UserChatReply(conversationID: turn.conversation.id, response: turn.reply.text, toolCalls: turn.reply.toolCalls))
     }
 
-    func runTurn(_ request: Request, context: ParleyRequestContext) async throws -> ChatService.Turn {
+    /// A turn that passed every check and is ready to run.
+    struct PendingTurn: Sendable {
+        let user: UserID
+        let store: any TenantStore
+        let prepared: ChatService.PreparedTurn
+        let agent: any ChatAgent
+    }
+
+    /// Everything that can refuse the turn, before anything runs: the message, the chatbot
+    /// flag, the tenant's store, the conversation.
+    func begin(_ body: ChatBody, context: ParleyRequestContext) async throws -> PendingTurn {
         let scope = try context.scope()
-        let body = try await request.decodeJSON(ChatBody.self, context: context)
         if let id = body.conversationID, id <= 0 { throw ParleyError.notFound("conversation \(id)") }
         _ = try ChatService.validMessage(body.message)  // before the store is even opened
         let flags = try await flags.flags(for: scope.tenant)
@@ -90,16 +115,75 @@ struct ChatController {
             throw ParleyError.unavailable("the chatbot is switched off for this tenant")
         }
         let store = try await stores.store(for: scope.tenant)
-        let turn = try await chat.send(
-            body.message, conversationID: body.conversationID, user: scope.user, store: store,
-            agent: agents.agent(useAI: flags.chatbotAI, route: flags.modelRoute))
+        let prepared = try await chat.prepare(body.message, conversationID: body.conversationID, user: scope.user, store: store)
+        return PendingTurn(
+            user: scope.user, store: store, prepared: prepared, agent: agents.agent(useAI: flags.chatbotAI, route: flags.modelRoute))
+    }
+
+    /// Metrics and audit of a finished turn.
+    func record(_ turn: ChatService.Turn, context: ParleyRequestContext) {
         for call in turn.reply.toolCalls { metrics.recordToolCall(name: call.name, ok: call.result["error"] == nil) }
         metrics.recordReply(model: turn.reply.model, fallback: turn.reply.fallbackUsed)
         auditToolCalls(turn.reply.toolCalls, context: context)
         context.trace?.noteAudit(
             object: "conversation:\(turn.conversation.id)",
             detail: turn.reply.toolCalls.isEmpty ? nil : "tools: " + turn.reply.toolCalls.map(\.name).joined(separator: ", "))
-        return turn
+    }
+
+    /// The turn as Server-Sent Events: `delta` {text} pieces (`restart` {}: drop the text so far),
+    /// `tool_call` {name, arguments} before and `tool_result` {name, arguments, result} after each
+    /// tool, then `done` with the object a plain reply carries (its `response` is exactly the
+    /// deltas joined), or `error` with a problem. A client that goes away does not stop the turn:
+    /// it is finished and stored, and shows up in the history.
+    func stream(_ pending: PendingTurn, context: ParleyRequestContext) -> Response {
+        let (frames, output) = AsyncStream<ByteBuffer>.makeStream()
+        let body = ResponseBody { writer in
+            async let finished: Void = {
+                do {
+                    let turn = try await chat.run(
+                        pending.prepared, user: pending.user, store: pending.store, agent: pending.agent,
+                        events: { event in output.yield(Self.frame(event)) })
+                    record(turn, context: context)
+                    output.yield(Self.frame("done", ChatReply(turn)))
+                } catch {
+                    let problem = HTTPProblem.from(error)
+                    output.yield(
+                        Self.frame(
+                            "error",
+                            Problem(
+                                title: problem.status.reasonPhrase, status: problem.status.code, detail: problem.detail,
+                                requestID: context.requestID)))
+                }
+                output.finish()
+            }()
+            var connected = true
+            for await frame in frames where connected {
+                do { try await writer.write(frame) } catch { connected = false }
+            }
+            await finished
+            if connected { try await writer.finish(nil) }
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
+            body: body)
+    }
+
+    static func frame(_ event: AgentEvent) -> ByteBuffer {
+        switch event {
+        case .text(let piece): frame("delta", ["text": JSONValue.string(piece)])
+        case .restart: frame("restart", [String: JSONValue]())
+        case .toolStarted(let name, let arguments): frame("tool_call", ["name": JSONValue.string(name), "arguments": arguments])
+        case .toolFinished(let record): frame("tool_result", record)
+        }
+    }
+
+    static func frame(_ event: String, _ data: some Encodable) -> ByteBuffer {
+        let json = (try? JSONCoding.encoder.encode(data)) ?? Data("{}".utf8)
+        var buffer = ByteBuffer(string: "event: \(event)\ndata: ")
+        buffer.writeBytes(json)
+        buffer.writeString("\n\n")
+        return buffer
     }
 
     /// Task changes the agent made are audited like the same changes through the REST API.
