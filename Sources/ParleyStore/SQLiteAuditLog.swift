@@ -19,14 +19,26 @@ public enum AuditChain {
 
 /// An audit log table in a SQLite database (a tenant's, or the control database's system log).
 ///
-/// Appends must not run concurrently on one log: the audit worker is its one writer, reading
-/// the last hash and inserting the chained batch in order.
+/// Within a process the audit worker is the one writer, reading the last hash and inserting the
+/// chained batch in one statement. A unique index on `prev_hash` keeps the chain linear when
+/// another process appends in between: the losing batch is refused and chained again.
 struct SQLiteAuditLog: AuditLogRepository {
     let database: SQLiteDatabase
 
     private static let columns = "seq, time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash"
 
     func append(_ events: [AuditEvent]) async throws -> [AuditRecord] {
+        for attempt in 1... {
+            do {
+                return try await appendOnce(events)
+            } catch let error as SQLiteError where [.constraint, .constraintUniqueFailed].contains(error.reason) && attempt < 10 {
+                continue  // another writer took this place in the chain
+            }
+        }
+        return []
+    }
+
+    private func appendOnce(_ events: [AuditEvent]) async throws -> [AuditRecord] {
         guard !events.isEmpty else { return [] }
         let last = try await database.query("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         var previous = last.first?.column("hash")?.string ?? AuditRecord.genesisHash

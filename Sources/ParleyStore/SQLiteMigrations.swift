@@ -86,6 +86,7 @@ enum SQLiteSchema {
             ]
         ),
         Migration(version: 2, name: "audit log", up: auditLogTable, down: ["DROP TABLE audit_log"]),
+        Migration(version: 3, name: "linear audit chain", up: [linearAuditChain], down: ["DROP INDEX audit_log_linear"]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
@@ -112,6 +113,10 @@ enum SQLiteSchema {
         "CREATE INDEX audit_log_by_actor ON audit_log (actor, seq)",
         "CREATE INDEX audit_log_by_time ON audit_log (time)",
     ]
+
+    /// One successor per event: two processes appending to one log (e.g. `parley serve` and
+    /// `parley mcp` on the same files) cannot fork the chain; the second append is refused and retried.
+    static let linearAuditChain = "CREATE UNIQUE INDEX audit_log_linear ON audit_log (prev_hash)"
 }
 
 /// The SQLite schema of the control database (`parley.sqlite`): what belongs to no tenant.
@@ -133,6 +138,7 @@ enum SQLiteControlSchema {
                 """,
             ] + SQLiteSchema.auditLogTable,
             down: ["DROP TABLE audit_log", "DROP TABLE feature_flags"]
-        )
+        ),
+        Migration(version: 2, name: "linear audit chain", up: [SQLiteSchema.linearAuditChain], down: ["DROP INDEX audit_log_linear"]),
     ]
 }

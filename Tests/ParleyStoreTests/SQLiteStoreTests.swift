@@ -127,13 +127,43 @@ struct SQLiteMigrationTests {
         for table in ["audit_log", "conversations", "feedback", "messages", "tasks", "users"] { #expect(tables.contains(table)) }
 
         #expect(try await database.rollbackLatest() == SQLiteSchema.latestVersion - 1)
-        // The latest migration added the audit log; its rollback removes it and nothing else.
-        let afterRollback = try await database.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        // The latest migration made the audit chain linear; its rollback removes that index and nothing else.
+        let afterRollback = try await database.query("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name")
             .compactMap { $0.column("name")?.string }
-        #expect(!afterRollback.contains("audit_log"))
+        #expect(!afterRollback.contains("audit_log_linear"))
+        #expect(afterRollback.contains("audit_log"))
         #expect(afterRollback.contains("tasks"))
         #expect(try await database.migrate() == SQLiteSchema.latestVersion)
         try await database.close()
+    }
+
+    @Test func twoProcessesAppendingToOneAuditLogKeepOneChain() async throws {
+        // Two providers on the same files stand for two processes (`parley serve` and `parley mcp`).
+        let first = try SQLiteStoreProvider(dataDirectory: directory, logger: Logger(label: "test"))
+        let second = try SQLiteStoreProvider(dataDirectory: directory, logger: Logger(label: "test"))
+        let tenant = TenantID("acme")!
+        let logs = [
+            try await first.store(for: tenant, provisioning: .createIfMissing).audit,
+            try await second.store(for: tenant, provisioning: .createIfMissing).audit,
+        ]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, log) in logs.enumerated() {
+                group.addTask {
+                    for batch in 0..<25 {
+                        let events = (0..<3).map { item in
+                            AuditEvent(tenant: tenant, actor: "writer-\(index)", action: "task.create", object: "task:\(batch)-\(item)", outcome: .success)
+                        }
+                        _ = try await log.append(events)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let report = try await logs[0].verifyChain()
+        #expect(report.checked == 150)
+        #expect(report.firstBrokenSequence == nil, "\(report.problem ?? "")")
+        try await first.close()
+        try await second.close()
     }
 
     @Test func providerMigratesEveryTenantAndRefusesANewerSchema() async throws {
