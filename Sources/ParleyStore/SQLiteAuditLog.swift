@@ -31,8 +31,10 @@ struct SQLiteAuditLog: AuditLogRepository {
         for attempt in 1... {
             do {
                 return try await appendOnce(events)
-            } catch let error as SQLiteError where [.constraint, .constraintUniqueFailed].contains(error.reason) && attempt < 10 {
-                continue  // another writer took this place in the chain
+            } catch let error as SQLiteError where [.constraint, .constraintUniqueFailed].contains(error.reason) && attempt < 100 {
+                // Another writer took this place in the chain: chain again, after a moment so
+                // two busy writers do not keep colliding.
+                try await Task.sleep(for: .microseconds(Int.random(in: 100...2_000)))
             }
         }
         return []
