@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
     ],
     targets: [
         // Domain types and the protocols the rest implements; no I/O.
@@ -63,6 +64,20 @@ let package = Package(
             dependencies: ["ParleyCore", "ParleyModels"],
             swiftSettings: swiftSettings
         ),
+        // Parley's MCP server (the five task tools), the in-process and HTTP clients the agent uses,
+        // and framework-neutral Streamable HTTP endpoints.
+        .target(
+            name: "ParleyMCP",
+            dependencies: [
+                "ParleyCore", "ParleyAgent", "ParleyModels",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // JWT verification against issuers' JWKS (fetched, cached, rotated), presets, the development issuer.
         .target(
             name: "ParleyAuth",
@@ -80,7 +95,7 @@ let package = Package(
         .target(
             name: "ParleyServer",
             dependencies: [
-                "ParleyCore", "ParleyStore", "ParleyAgent", "ParleyAuth", "ParleyModels",
+                "ParleyCore", "ParleyStore", "ParleyAgent", "ParleyAuth", "ParleyModels", "ParleyMCP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -91,11 +106,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The `parley` executable: serve, token, migrate, audit, pii.
+        // The `parley` executable: serve, mcp, token, migrate, audit, pii.
         .executableTarget(
             name: "Parley",
             dependencies: [
-                "ParleyServer", "ParleyAuth", "ParleyStore", "ParleyModels",
+                "ParleyServer", "ParleyAuth", "ParleyStore", "ParleyModels", "ParleyMCP", "ParleyAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
@@ -104,6 +119,8 @@ let package = Package(
         .testTarget(
             name: "ParleyAgentTests", dependencies: ["ParleyAgent", "ParleyStore", "ParleyCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ParleyModelsTests", dependencies: ["ParleyModels"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ParleyMCPTests", dependencies: ["ParleyMCP", "ParleyAgent", "ParleyStore", "ParleyCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ParleyStoreTests",
             dependencies: ["ParleyStore", "ParleyCore", .product(name: "SQLiteNIO", package: "sqlite-nio")],
@@ -122,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "ParleyServerTests",
             dependencies: [
-                "ParleyServer", "ParleyAuth", "ParleyCore", "ParleyStore", "ParleyModels", "ParleyAgent",
+                "ParleyServer", "ParleyAuth", "ParleyCore", "ParleyStore", "ParleyModels", "ParleyAgent", "ParleyMCP",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

@@ -41,6 +41,23 @@ python3 "$root/eval/nl_eval.py" --url "$url" --cases "$cases" --parley "$binary"
 echo "e2e: our own wider set of phrasings (eval/paraphrases.jsonl)"
 python3 "$root/eval/nl_eval.py" --url "$url" --cases "$root/eval/paraphrases.jsonl" --parley "$binary" --data-dir "$work/data"
 
+# The MCP service as its own process (`parley mcp`, stateful sessions) on the same data, driven by
+# the official Python MCP client; effects are checked through the REST API of `parley serve`.
+python=${PARLEY_PYTHON:-${PARLEY_CACHE:-$HOME/.cache/parley}/venv/bin/python}
+"$python" -c 'import mcp' 2>/dev/null || fail "the Python mcp package is missing: run scripts/install-deps.sh"
+mcp_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+(cd "$work" && exec "$binary" mcp --port "$mcp_port" >>"$work/mcp.log" 2>&1) &
+mcp_pid=$!
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$mcp_port/api/v1/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+bob=$(cd "$work" && "$binary" token --user bob --tenant globex)
+PARLEY_URL="$url" PARLEY_MCP_URL="http://127.0.0.1:$mcp_port/mcp" TOKEN_A="$token" TOKEN_B_OTHER_TENANT="$bob" \
+  PARLEY_MCP_REQUIRED=1 PARLEY_MCP_STATEFUL=1 "$python" "$root/Tests/mcp/mcp_client_test.py" \
+  || { tail -20 "$work/mcp.log" >&2; fail "MCP over Streamable HTTP"; }
+kill "$mcp_pid"; wait "$mcp_pid" 2>/dev/null || true
+PARLEY_BIN="$binary" PARLEY_DATA_DIR="$work/data" PARLEY_URL="$url" TOKEN_A="$token" \
+  "$python" "$root/Tests/mcp/mcp_stdio_test.py" 2>>"$work/mcp.log" || fail "MCP over stdio"
+echo "e2e: MCP ok (parley mcp over Streamable HTTP, and --stdio)"
+
 echo "e2e: PII detection on the labelled corpus (eval/pii/corpus.jsonl)"
 python3 "$root/eval/pii_eval.py" --parley "$binary" --min-recall 0.95 --min-precision 0.95
 

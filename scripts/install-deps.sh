@@ -10,3 +10,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${missing[@]}"
 fi
+
+# The official MCP Python SDK, the client the MCP tests drive Parley with: in a virtualenv
+# outside the repo, created once and reused (scripts/e2e.sh runs it).
+venv="${PARLEY_CACHE:-$HOME/.cache/parley}/venv"
+if ! "$venv/bin/python" -c 'import mcp' 2>/dev/null; then
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-venv
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install -q --disable-pip-version-check "mcp==2.3.0"
+fi

@@ -3,7 +3,9 @@ import Configuration
 import Foundation
 import Logging
 import ParleyAuth
+import ParleyAgent
 import ParleyCore
+import ParleyMCP
 import ParleyModels
 import ParleyServer
 import ParleyStore
@@ -13,7 +15,7 @@ struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "A multi-tenant AI chat service with a to-do agent built in.",
-        subcommands: [Serve.self, Token.self, Migrate.self, Audit.self, PII.self],
+        subcommands: [Serve.self, MCPCommand.self, Token.self, Migrate.self, Audit.self, PII.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -67,6 +69,69 @@ struct Serve: AsyncParsableCommand {
                 "dev_auth": "\(configuration.devAuthEnabled)",
             ])
         try await app.runService()
+    }
+}
+
+struct MCPCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mcp",
+        abstract: "Run Parley's MCP server: Streamable HTTP on its own port (mcp.port), or stdio for a desktop client.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: "Address to listen on (mcp.host).")
+    var host: String?
+
+    @Option(name: .long, help: "Port to listen on (mcp.port).")
+    var port: Int?
+
+    @Flag(name: .long, help: "Speak MCP on stdin/stdout for one local user instead (no token: whoever runs the process is trusted).")
+    var stdio = false
+
+    @Option(name: .long, help: "With --stdio: the user whose tasks the tools act on.")
+    var user: String?
+
+    @Option(name: .long, help: "With --stdio: the user's tenant.")
+    var tenant: String?
+
+    func run() async throws {
+        var overrides: [String: ConfigContent] = [:]
+        if let host { overrides["mcp.host"] = .string(host) }
+        if let port { overrides["mcp.port"] = .int(port) }
+        let configuration = try await common.load(overrides)
+        if stdio { return try await runStdio(configuration) }
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        var logger = Logger(label: "parley")
+        logger.logLevel = level
+        let services = try await ParleyServices.make(configuration: configuration, logger: logger)
+        let app = try await buildApplication(services: services, logger: logger, surface: .mcp)
+        logger.info(
+            "parley mcp listening",
+            metadata: [
+                "address": "http://\(configuration.mcp.host):\(configuration.mcp.port)/mcp",
+                "sessions": "\(configuration.mcp.stateful ? "stateful" : "stateless")",
+            ])
+        try await app.runService()
+    }
+
+    /// stdout carries the protocol: logs go to stderr.
+    func runStdio(_ configuration: ParleyConfiguration) async throws {
+        guard let user = user.flatMap(UserID.init), let tenant = tenant.flatMap(TenantID.init) else {
+            throw ValidationError("--stdio needs --user and --tenant (valid ids)")
+        }
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "parley.mcp")
+        let provider = try SQLiteStoreProvider(dataDirectory: configuration.dataDirectoryURL, logger: logger)
+        let store = try await provider.store(for: tenant, provisioning: .createIfMissing)
+        let executor = TaskToolExecutor(tasks: TaskService(repository: store.tasks, user: user))
+        try await MCPToolServer(logger: logger).runStdio(executor: executor)
+        try await provider.close()
     }
 }
 

@@ -10,10 +10,12 @@ public struct ChatService: Sendable {
     let agent: any ChatAgent
     /// How many earlier messages the agent sees.
     let contextMessages: Int
+    let toolProvider: any ToolProvider
 
-    public init(agent: any ChatAgent, contextMessages: Int = 20) {
+    public init(agent: any ChatAgent, contextMessages: Int = 20, toolProvider: any ToolProvider = DirectToolProvider()) {
         self.agent = agent
         self.contextMessages = contextMessages
+        self.toolProvider = toolProvider
     }
 
     public struct Turn: Sendable {
@@ -65,9 +67,11 @@ public struct ChatService: Sendable {
     public func run(
         _ prepared: PreparedTurn, user: UserID, store: any TenantStore, agent: (any ChatAgent)? = nil, events: AgentEventSink? = nil
     ) async throws -> Turn {
-        let executor = TaskToolExecutor(tasks: TaskService(repository: store.tasks, user: user))
-        let tools: any ToolExecutor = events.map { ReportingToolExecutor(tools: executor, events: $0) } ?? executor
-        let reply = try await (agent ?? self.agent).respond(to: prepared.message, history: prepared.history, tools: tools, events: events)
+        let agent = agent ?? self.agent
+        let reply = try await toolProvider.withTools(for: TaskService(repository: store.tasks, user: user)) { executor in
+            let tools: any ToolExecutor = events.map { ReportingToolExecutor(tools: executor, events: $0) } ?? executor
+            return try await agent.respond(to: prepared.message, history: prepared.history, tools: tools, events: events)
+        }
         // Written only once the answer exists: a failed turn leaves no half-conversation.
         let target: Conversation
         if let conversation = prepared.conversation {

@@ -7,6 +7,21 @@ public protocol ToolExecutor: Sendable {
     func call(_ name: String, arguments: JSONValue) async -> ToolCallRecord
 }
 
+/// How a chat turn reaches its tools: directly, or through an MCP client (ParleyMCP's
+/// providers), always bound to the one user `tasks` serves.
+public protocol ToolProvider: Sendable {
+    func withTools<T: Sendable>(for tasks: TaskService, _ body: (any ToolExecutor) async throws -> T) async throws -> T
+}
+
+/// The tools called in process, without MCP.
+public struct DirectToolProvider: ToolProvider {
+    public init() {}
+
+    public func withTools<T: Sendable>(for tasks: TaskService, _ body: (any ToolExecutor) async throws -> T) async throws -> T {
+        try await body(TaskToolExecutor(tasks: tasks))
+    }
+}
+
 /// The task tools bound to one user's `TaskService` (so to one tenant and one user).
 public struct TaskToolExecutor: ToolExecutor {
     let tasks: TaskService

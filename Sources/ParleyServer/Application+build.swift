@@ -4,6 +4,7 @@ import Logging
 import ParleyAgent
 import ParleyAuth
 import ParleyCore
+import ParleyMCP
 import ParleyModels
 import ParleyStore
 import ServiceLifecycle
@@ -79,12 +80,18 @@ public struct ParleyServices: Sendable {
     }
 }
 
+/// What an application serves: the whole API (with `/mcp`), or only the MCP service (`parley mcp`).
+public enum ParleySurface: Sendable {
+    case api
+    case mcp
+}
+
 /// Builds the Hummingbird application: routes, middleware and the services it runs.
 public func buildApplication(configuration: ParleyConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
     try await buildApplication(services: try await ParleyServices.make(configuration: configuration, logger: logger), logger: logger)
 }
 
-public func buildApplication(services: ParleyServices, logger: Logger) async throws -> some ApplicationProtocol {
+public func buildApplication(services: ParleyServices, logger: Logger, surface: ParleySurface = .api) async throws -> some ApplicationProtocol {
     let configuration = services.configuration
     if configuration.devAuthEnabled {
         logger.notice("development auth is on: tokens from `parley token` are accepted", metadata: ["issuer": "\(DevelopmentIssuer.issuer)"])
@@ -99,19 +106,24 @@ public func buildApplication(services: ParleyServices, logger: Logger) async thr
         queue: services.auditQueue, stores: services.storeProvider, control: services.control,
         deadLetterURL: configuration.dataDirectoryURL.appendingPathComponent("audit-dead-letter.jsonl"),
         metrics: services.metrics, logger: logger)
+    let host = surface == .mcp ? configuration.mcp.host : configuration.host
+    let port = surface == .mcp ? configuration.mcp.port : configuration.port
+    let mcp = MCPService(configuration: configuration, auditor: Auditor(queue: services.auditQueue), host: host, logger: logger)
     return Application(
-        router: buildRouter(services: services, logger: logger),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
-        services: [StorageLifecycle(services: services, auditWorker: worker), ModelLifecycle(services: services)],
+        router: buildRouter(services: services, mcp: mcp, surface: surface, logger: logger),
+        configuration: .init(address: .hostname(host, port: port), serverName: "parley"),
+        services: [StorageLifecycle(services: services, auditWorker: worker), ModelLifecycle(services: services), mcp],
         logger: logger)
 }
 
-func buildRouter(services: ParleyServices, logger: Logger) -> Router<ParleyRequestContext> {
+func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurface, logger: Logger) -> Router<ParleyRequestContext> {
     let configuration = services.configuration
     let stores = TenantStores(
         provider: services.storeProvider,
         provisioning: configuration.autoProvisionTenants ? .createIfMissing : .existingOnly)
-    let chat = ChatService(agent: BasicAgent(), contextMessages: configuration.contextMessages)
+    // The agent reaches its tools through an in-process MCP client (or directly, if configured).
+    let toolProvider: any ToolProvider = configuration.mcp.inProcess ? MCPInProcessToolProvider(toolServer: MCPToolServer(logger: logger)) : DirectToolProvider()
+    let chat = ChatService(agent: BasicAgent(), contextMessages: configuration.contextMessages, toolProvider: toolProvider)
     let flags = FlagService(store: services.control.flags)
     let auditor = Auditor(queue: services.auditQueue)
     let gate = RateLimitGate(limiter: services.rateLimiter, settings: configuration.rateLimits, metrics: services.metrics)
@@ -138,6 +150,16 @@ func buildRouter(services: ParleyServices, logger: Logger) -> Router<ParleyReque
             .add(middleware: RateLimitMiddleware(gate: gate, stage: .principal))
             .add(middleware: AuditMiddleware(auditor: auditor))
     }
+
+    // MCP over Streamable HTTP: a 401 points MCP clients at the protected-resource metadata.
+    let discovery = MCPDiscovery(
+        publicBaseURL: configuration.publicURL, trustForwardedProto: configuration.forwardedHops > 0,
+        authorizationServers: configuration.issuers.map(\.issuer))
+    discovery.addRoutes(to: router)
+    let mcpGroup = router.group("mcp").add(middleware: MCPChallengeMiddleware(discovery: discovery))
+    MCPController(endpoint: mcp.endpoint, stores: stores).addRoutes(to: authenticated(mcpGroup))
+    guard surface == .api else { return router }
+
     let api = authenticated(router.group("api/v1"))
     TaskController(stores: stores).addRoutes(to: api)
     AdminController(stores: stores, control: services.control, flags: flags).addRoutes(to: api)
@@ -148,6 +170,37 @@ func buildRouter(services: ParleyServices, logger: Logger) -> Router<ParleyReque
         metrics: services.metrics
     ).addRoutes(api: api, userScoped: userScoped)
     return router
+}
+
+/// The MCP endpoint behind `/mcp`: stateful sessions (swept when idle, closed on shutdown) or a
+/// server per request.
+struct MCPService: Service {
+    let endpoint: any MCPHTTPEndpoint
+    let sessions: MCPSessionRegistry?
+
+    init(configuration: ParleyConfiguration, auditor: Auditor, host: String, logger: Logger) {
+        let toolServer = MCPToolServer(logger: logger, onToolCall: { auditor.recordToolCall($0) })
+        // DNS-rebinding protection on loopback; elsewhere bearer tokens and CORS keep browsers out.
+        let origin: MCPOriginPolicy = ParleyConfiguration.isLoopback(host) ? .localhost : .disabled
+        if configuration.mcp.stateful {
+            let registry = MCPSessionRegistry(
+                toolServer: toolServer, origin: origin, limits: .init(idleTimeout: configuration.mcp.sessionIdle), logger: logger)
+            endpoint = registry
+            sessions = registry
+        } else {
+            endpoint = MCPStatelessEndpoint(toolServer: toolServer, origin: origin, logger: logger)
+            sessions = nil
+        }
+    }
+
+    func run() async throws {
+        if let sessions {
+            await cancelWhenGracefulShutdown { await sessions.runSweeper(every: .seconds(30)) }
+            await sessions.closeAll()
+        } else {
+            try? await gracefulShutdown()
+        }
+    }
 }
 
 /// Runs the audit worker and, on shutdown, lets it write what is queued before the databases

@@ -69,6 +69,8 @@ struct AuditMiddleware: RouterMiddleware {
     /// `task.update` for `PATCH /api/v1/tasks/{id}`, and so on (built once, read per request).
     static let actions: [String: String] = [
         "POST /api/v1/chat": "chat.message",
+        "POST /mcp": "mcp.message",
+        "DELETE /mcp": "mcp.session.close",
         "POST /api/{user_id}/chat": "chat.message",
         "GET /api/v1/chat/history": "chat.history",
         "POST /api/v1/chat/feedback": "feedback.submit",

@@ -39,6 +39,10 @@ public struct ParleyConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// Messages of the conversation the agent sees.
     public var contextMessages: Int = 20
+    /// Parley's public base URL (`https://parley.example.com`), for documents that name it (the
+    /// MCP protected-resource metadata); `nil`: taken from each request.
+    public var publicURL: String?
+    public var mcp = MCPSettings()
 
     public init() {}
 
@@ -73,6 +77,11 @@ public struct ParleyConfiguration: Sendable {
         forwardedHops = reader.int(forKey: "http.forwardedHops", default: 0)
         guard (0...10).contains(forwardedHops) else { throw ConfigurationError(key: "http.forwardedHops", reason: "must be 0–10") }
         hsts = reader.bool(forKey: "http.hsts", default: false)
+        publicURL = reader.string(forKey: "http.publicUrl")
+        if let publicURL, URL(string: publicURL)?.host == nil {
+            throw ConfigurationError(key: "http.publicUrl", reason: "must be an absolute URL like https://parley.example.com")
+        }
+        mcp = try MCPSettings(reader: reader, defaultHost: host)
         providers = try Self.providers(reader)
         modelRoute = reader.stringArray(forKey: "model.route", default: providers.map(\.name))
         for name in modelRoute where !providers.contains(where: { $0.name == name }) {
@@ -247,5 +256,34 @@ public struct RateLimitSettings: Sendable {
         tenant = try policy("tenant", "tenant", defaults.tenant)
         authFailures = try policy("authFailures", "auth-failure", defaults.authFailures)
         failOpen = reader.bool(forKey: "ratelimit.failOpen", default: true)
+    }
+}
+
+/// `parley mcp` and the `/mcp` endpoint.
+public struct MCPSettings: Sendable {
+    /// Where `parley mcp` listens (the API server serves `/mcp` on its own port too).
+    public var host = "127.0.0.1"
+    public var port = 8090
+    /// Stateful sessions (bound to their creator, expiring) or a fresh server per request.
+    public var stateful = true
+    public var sessionIdle: Duration = .seconds(30 * 60)
+    /// Run the agent's tools in process (the default) through this MCP client transport.
+    public var inProcess = true
+
+    public init() {}
+
+    init(reader: ConfigReader, defaultHost: String) throws {
+        host = reader.string(forKey: "mcp.host", default: defaultHost)
+        port = reader.int(forKey: "mcp.port", default: port)
+        guard (0...65535).contains(port) else { throw ConfigurationError(key: "mcp.port", reason: "must be 0–65535") }
+        switch reader.string(forKey: "mcp.sessions", default: "stateful") {
+        case "stateful": stateful = true
+        case "stateless": stateful = false
+        default: throw ConfigurationError(key: "mcp.sessions", reason: "must be stateful or stateless")
+        }
+        let idle = reader.int(forKey: "mcp.sessionIdleSeconds", default: 1800)
+        guard idle >= 10 else { throw ConfigurationError(key: "mcp.sessionIdleSeconds", reason: "must be at least 10") }
+        sessionIdle = .seconds(idle)
+        inProcess = reader.bool(forKey: "mcp.inProcess", default: true)
     }
 }

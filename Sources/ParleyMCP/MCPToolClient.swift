@@ -1,0 +1,254 @@
+import Foundation
+import Logging
+import MCP
+import ParleyAgent
+import ParleyCore
+import ParleyModels
+import Synchronization
+
+/// The agent's tools reached through MCP: a `ToolExecutor` that sends `tools/call` to an MCP
+/// server — in process (an `InMemoryTransport` pair, the default) or over Streamable HTTP to a
+/// separate `parley mcp` service. Never throws from `call`: failures become
+/// `{"error": {"code", "message"}}` results, like `TaskToolExecutor`'s.
+///
+/// Lifecycle: `close()` a client made with `inProcess` or `http` when done;
+/// `MCPInProcessToolProvider` keeps one for the whole process.
+public struct MCPToolClient: ToolExecutor {
+    public static let clientName = "parley-agent"
+
+    public let client: MCP.Client
+    /// The in-process server, stopped by `close()`; `nil` for a remote server.
+    let server: MCP.Server?
+    /// How long one tool call may take. The SDK's `Client` has no request timeout of its own.
+    public let timeout: Duration
+
+    init(client: MCP.Client, server: MCP.Server?, timeout: Duration) {
+        self.client = client
+        self.server = server
+        self.timeout = timeout
+    }
+
+    // MARK: - Making one
+
+    /// A server bound to `executor` and a client, connected in memory.
+    public static func inProcess(
+        executor: any ToolExecutor, owner: MCPSessionOwner? = nil, toolServer: MCPToolServer = MCPToolServer(),
+        timeout: Duration = .seconds(30)
+    ) async throws -> MCPToolClient {
+        let (clientTransport, serverTransport) = await InMemoryTransport.createConnectedPair()
+        let server = await toolServer.makeServer(executor: executor, owner: owner)
+        // Start the server first: an InMemoryTransport drops what reaches it before `connect()`,
+        // and `Client.connect` sends `initialize` and waits for the answer.
+        try await server.start(transport: serverTransport)
+        let client = MCP.Client(name: clientName, version: toolServer.version)
+        do {
+            try await client.connect(transport: clientTransport)  // runs initialize + notifications/initialized
+        } catch {
+            await server.stop()
+            throw error
+        }
+        return MCPToolClient(client: client, server: server, timeout: timeout)
+    }
+
+    /// A client of a Streamable HTTP MCP endpoint (a `parley mcp` service), with the caller's own
+    /// bearer token (its audience must accept that service) and tenant.
+    ///
+    /// Uses `StreamableHTTPClientTransport` (AsyncHTTPClient), which reads both JSON and SSE
+    /// responses. The SDK's `HTTPClientTransport` cannot read SSE responses on Linux (it hands the
+    /// raw `text/event-stream` body to the client as if it were one JSON message, and the call then
+    /// never completes), so it only works on Linux against a server that answers with JSON.
+    public static func http(
+        endpoint: String, bearerToken: String, tenant: TenantID?, timeout: Duration = .seconds(30), logger: Logger? = nil
+    ) async throws -> MCPToolClient {
+        var headers = ["Authorization": "Bearer \(bearerToken)"]
+        if let tenant { headers["X-Tenant-ID"] = tenant.rawValue }
+        let transport = StreamableHTTPClientTransport(endpoint: endpoint, headers: headers, logger: logger)
+        let client = MCP.Client(name: clientName, version: "1.0.0")
+        try await client.connect(transport: transport)
+        return MCPToolClient(client: client, server: nil, timeout: timeout)
+    }
+
+    /// Disconnects the client (and stops the in-process server).
+    public func close() async {
+        await client.disconnect()
+        await server?.stop()
+    }
+
+    // MARK: - ToolExecutor
+
+    public func call(_ name: String, arguments: JSONValue) async -> ToolCallRecord {
+        await call(name, arguments: arguments, meta: nil)
+    }
+
+    /// A call with `_meta` (the in-process server reads the turn it belongs to from it).
+    func call(_ name: String, arguments: JSONValue, meta: Metadata?) async -> ToolCallRecord {
+        let result: JSONValue
+        do {
+            let answer = try await callTool(name, arguments: arguments.mcpArguments, meta: meta)
+            result = Self.json(from: answer)
+        } catch let error as MCPToolClientError {
+            result = Self.error(code: "unavailable", message: error.message)
+        } catch let error as MCPError {
+            switch error {
+            case .invalidParams(let detail) where detail?.hasPrefix("Unknown tool") == true:
+                result = Self.error(code: "unknown_tool", message: "no tool named \(name)")
+            case .invalidParams(let detail):
+                result = Self.error(code: "invalid_arguments", message: detail ?? "invalid arguments")
+            default:
+                result = Self.error(code: "unavailable", message: "the tool server failed: \(error.code)")
+            }
+        } catch {
+            result = Self.error(code: "unavailable", message: "the tool server is unavailable, try again")
+        }
+        return ToolCallRecord(name: name, arguments: arguments, result: result)
+    }
+
+    /// `tools/call` with a deadline. On timeout the pending request is cancelled through the
+    /// client (the SDK resumes it with `CancellationError` and sends `notifications/cancelled`):
+    /// a task group waits for all its children, and `pending.value` ignores task cancellation.
+    func callTool(_ name: String, arguments: [String: MCP.Value]?, meta: Metadata? = nil) async throws -> CallTool.Result {
+        // `Client.send(_:)` is synchronous and throwing on the actor; it returns the SDK's
+        // `RequestContext<CallTool.Result>` (its `value` awaits the answer). Not `callTool(...)`:
+        // that returns only `(content, isError)` and drops `structuredContent`.
+        let pending = try await client.send(CallTool.request(.init(name: name, arguments: arguments, meta: meta)))
+        let client = self.client
+        let timeout = self.timeout
+        return try await withThrowingTaskGroup(of: CallTool.Result?.self) { group in
+            group.addTask { try await pending.value }
+            group.addTask {
+                try await Task.sleep(for: timeout)  // throws CancellationError once the answer came
+                return nil
+            }
+            // Rethrows the first child error (an MCPError from the server, a transport error).
+            let first = try await group.next()
+            if case .some(.some(let result)) = first {
+                group.cancelAll()
+                return result
+            }
+            // The sleep finished first: release the waiting child, then report the timeout.
+            try? await client.cancelRequest(pending.requestID, reason: "timed out")
+            group.cancelAll()
+            throw MCPToolClientError(message: "the tool server did not answer within \(timeout)")
+        }
+    }
+
+    /// A tool result as the JSON the agent stores and shows a model: `structuredContent` when the
+    /// server sent an object, else the first text content parsed as JSON, else the text itself.
+    static func json(from result: CallTool.Result) -> JSONValue {
+        var value: JSONValue?
+        if let structured = result.structuredContent, case .object = structured {
+            value = JSONValue(mcpValue: structured)
+        }
+        var text: String?
+        for content in result.content {
+            if case .text(let body, _, _) = content {
+                text = body
+                break
+            }
+        }
+        if value == nil, let text { value = JSONValue(jsonText: text) ?? ["text": .string(text)] }
+        if result.isError == true, value?["error"] == nil {
+            return Self.error(code: "tool_error", message: text ?? "the tool failed")
+        }
+        return value ?? .null
+    }
+
+    static func error(code: String, message: String) -> JSONValue {
+        ["error": ["code": .string(code), "message": .string(message)]]
+    }
+
+    // MARK: - Tool listing
+
+    /// The server's tools as Parley tool definitions (for `ModelAgent(tools:)`).
+    public func toolDefinitions() async throws -> [ToolDefinition] {
+        var tools: [Tool] = []
+        var cursor: String?
+        var pages = 0
+        repeat {
+            let page = try await client.listTools(cursor: cursor)
+            tools += page.tools
+            cursor = page.nextCursor
+            pages += 1
+        } while cursor != nil && pages < 20
+        return tools.map {
+            ToolDefinition(name: $0.name, description: $0.description ?? "", inputSchema: JSONValue(mcpValue: $0.inputSchema))
+        }
+    }
+
+    /// The server's tools as the OpenAI-style specs a model request carries.
+    public func toolSpecs() async throws -> [ToolSpec] {
+        try await toolDefinitions().map { ToolSpec(name: $0.name, description: $0.description, parameters: $0.inputSchema) }
+    }
+}
+
+public struct MCPToolClientError: Error, Sendable {
+    public let message: String
+}
+
+/// How a chat turn gets its tools through MCP, in process: one MCP server and client, started on
+/// first use and connected in memory. A turn registers its caller's tools under a one-time key and
+/// names that key in each call's `_meta`; the server runs the call with those tools, and the key is
+/// dropped when the turn ends. So a turn pays for its tool calls, not for an MCP session.
+public final class MCPInProcessToolProvider: ToolProvider {
+    static let turnKey = "parley/turn"
+
+    public let toolServer: MCPToolServer
+    public let timeout: Duration
+    /// The tools of the turns in progress, by key.
+    private let turns = Mutex<[String: any ToolExecutor]>([:])
+    private let connection = Mutex<Task<MCPToolClient, any Error>?>(nil)
+
+    public init(toolServer: MCPToolServer = MCPToolServer(), timeout: Duration = .seconds(30)) {
+        self.toolServer = toolServer
+        self.timeout = timeout
+    }
+
+    /// Runs `body` with the tools of `tasks` (one user in one tenant) reached through MCP. Falls
+    /// back to the tools themselves if the MCP pair cannot start (and tries again next turn).
+    public func withTools<T: Sendable>(for tasks: TaskService, _ body: (any ToolExecutor) async throws -> T) async throws -> T {
+        let direct = TaskToolExecutor(tasks: tasks)
+        let client: MCPToolClient
+        do {
+            client = try await connected()
+        } catch {
+            toolServer.logger.warning("in-process MCP did not start; using the tools directly", metadata: ["error": "\(error)"])
+            connection.withLock { $0 = nil }
+            return try await body(direct)
+        }
+        let key = UUID().uuidString
+        turns.withLock { $0[key] = direct }
+        defer { _ = turns.withLock { $0.removeValue(forKey: key) } }
+        return try await body(TurnTools(client: client, meta: Metadata(additionalFields: [Self.turnKey: .string(key)])))
+    }
+
+    private func connected() async throws -> MCPToolClient {
+        let task = connection.withLock { connection in
+            if let running = connection { return running }
+            let started = Task { [self] in
+                let (clientTransport, serverTransport) = await InMemoryTransport.createConnectedPair()
+                let server = await toolServer.makeServer(owner: nil) { [self] params in
+                    guard let key = params._meta?[Self.turnKey]?.stringValue else { return nil }
+                    return self.turns.withLock { $0[key] }
+                }
+                // The server first: an InMemoryTransport drops what reaches it before `connect()`.
+                try await server.start(transport: serverTransport)
+                let client = MCP.Client(name: MCPToolClient.clientName, version: toolServer.version)
+                try await client.connect(transport: clientTransport)
+                return MCPToolClient(client: client, server: server, timeout: timeout)
+            }
+            connection = started
+            return started
+        }
+        return try await task.value
+    }
+
+    /// One turn's view of the shared client: every call names the turn.
+    struct TurnTools: ToolExecutor {
+        let client: MCPToolClient
+        let meta: Metadata
+
+        func call(_ name: String, arguments: JSONValue) async -> ToolCallRecord {
+            await client.call(name, arguments: arguments, meta: meta)
+        }
+    }
+}
