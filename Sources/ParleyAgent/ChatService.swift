@@ -65,10 +65,11 @@ public struct ChatService: Sendable {
     /// Lets the agent answer and stores the message with the answer. With `events`, the tool
     /// calls and the answer's text are reported as they happen.
     public func run(
-        _ prepared: PreparedTurn, user: UserID, store: any TenantStore, agent: (any ChatAgent)? = nil, events: AgentEventSink? = nil
+        _ prepared: PreparedTurn, user: UserID, store: any TenantStore, agent: (any ChatAgent)? = nil, events: AgentEventSink? = nil,
+        credentials: ToolCredentials? = nil
     ) async throws -> Turn {
         let agent = agent ?? self.agent
-        let reply = try await toolProvider.withTools(for: TaskService(repository: store.tasks, user: user)) { executor in
+        let reply = try await toolProvider.withTools(for: TaskService(repository: store.tasks, user: user), credentials: credentials) { executor in
             let tools: any ToolExecutor = events.map { ReportingToolExecutor(tools: executor, events: $0) } ?? executor
             return try await agent.respond(to: prepared.message, history: prepared.history, tools: tools, events: events)
         }

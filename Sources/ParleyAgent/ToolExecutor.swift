@@ -7,17 +7,33 @@ public protocol ToolExecutor: Sendable {
     func call(_ name: String, arguments: JSONValue) async -> ToolCallRecord
 }
 
+/// Who a chat turn acts for, as a tool service that checks for itself needs to know it.
+public struct ToolCredentials: Sendable, Hashable {
+    public let tenant: TenantID
+    /// The caller's own bearer token (a remote MCP service of the same deployment verifies it).
+    public let bearerToken: String
+
+    public init(tenant: TenantID, bearerToken: String) {
+        self.tenant = tenant
+        self.bearerToken = bearerToken
+    }
+}
+
 /// How a chat turn reaches its tools: directly, or through an MCP client (ParleyMCP's
 /// providers), always bound to the one user `tasks` serves.
 public protocol ToolProvider: Sendable {
-    func withTools<T: Sendable>(for tasks: TaskService, _ body: (any ToolExecutor) async throws -> T) async throws -> T
+    func withTools<T: Sendable>(
+        for tasks: TaskService, credentials: ToolCredentials?, _ body: (any ToolExecutor) async throws -> T
+    ) async throws -> T
 }
 
 /// The tools called in process, without MCP.
 public struct DirectToolProvider: ToolProvider {
     public init() {}
 
-    public func withTools<T: Sendable>(for tasks: TaskService, _ body: (any ToolExecutor) async throws -> T) async throws -> T {
+    public func withTools<T: Sendable>(
+        for tasks: TaskService, credentials: ToolCredentials?, _ body: (any ToolExecutor) async throws -> T
+    ) async throws -> T {
         try await body(TaskToolExecutor(tasks: tasks))
     }
 }

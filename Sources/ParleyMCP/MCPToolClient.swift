@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import MCP
@@ -58,13 +59,22 @@ public struct MCPToolClient: ToolExecutor {
     /// raw `text/event-stream` body to the client as if it were one JSON message, and the call then
     /// never completes), so it only works on Linux against a server that answers with JSON.
     public static func http(
-        endpoint: String, bearerToken: String, tenant: TenantID?, timeout: Duration = .seconds(30), logger: Logger? = nil
+        endpoint: String, bearerToken: String, tenant: TenantID?, timeout: Duration = .seconds(30),
+        httpClient: HTTPClient = .shared, logger: Logger? = nil
     ) async throws -> MCPToolClient {
         var headers = ["Authorization": "Bearer \(bearerToken)"]
         if let tenant { headers["X-Tenant-ID"] = tenant.rawValue }
-        let transport = StreamableHTTPClientTransport(endpoint: endpoint, headers: headers, logger: logger)
+        let transport = StreamableHTTPClientTransport(
+            endpoint: endpoint, headers: headers, httpClient: httpClient,
+            headTimeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000), logger: logger)
         let client = MCP.Client(name: clientName, version: "1.0.0")
-        try await client.connect(transport: transport)
+        do {
+            try await client.connect(transport: transport)
+        } catch {
+            // Ends the client's receive loop, which would otherwise wait on the transport forever.
+            await client.disconnect()
+            throw error
+        }
         return MCPToolClient(client: client, server: nil, timeout: timeout)
     }
 
@@ -205,7 +215,9 @@ public final class MCPInProcessToolProvider: ToolProvider {
 
     /// Runs `body` with the tools of `tasks` (one user in one tenant) reached through MCP. Falls
     /// back to the tools themselves if the MCP pair cannot start (and tries again next turn).
-    public func withTools<T: Sendable>(for tasks: TaskService, _ body: (any ToolExecutor) async throws -> T) async throws -> T {
+    public func withTools<T: Sendable>(
+        for tasks: TaskService, credentials: ToolCredentials?, _ body: (any ToolExecutor) async throws -> T
+    ) async throws -> T {
         let direct = TaskToolExecutor(tasks: tasks)
         let client: MCPToolClient
         do {
@@ -249,6 +261,80 @@ public final class MCPInProcessToolProvider: ToolProvider {
 
         func call(_ name: String, arguments: JSONValue) async -> ToolCallRecord {
             await client.call(name, arguments: arguments, meta: meta)
+        }
+    }
+}
+
+/// The agent's tools in a separate `parley mcp` service (`mcp.url`), over Streamable HTTP with the
+/// caller's own token and tenant: that service verifies them like the API does. The session is
+/// opened at a turn's first tool call (a turn without tools costs nothing) and closed after it.
+public struct MCPRemoteToolProvider: ToolProvider {
+    /// Connections to the tool service, for the life of the process. Refused connections are not
+    /// retried. (Even so, inside a request handler a refused connection has been seen to fail only
+    /// at the request's deadline, so `timeout` bounds what a down service costs a turn.)
+    static let httpClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(2)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    public let endpoint: String
+    public let timeout: Duration
+    let logger: Logger
+
+    public init(endpoint: String, timeout: Duration = .seconds(30), logger: Logger) {
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    public func withTools<T: Sendable>(
+        for tasks: TaskService, credentials: ToolCredentials?, _ body: (any ToolExecutor) async throws -> T
+    ) async throws -> T {
+        guard let credentials else { throw ParleyError.unavailable("the tool service needs the caller's credentials") }
+        let tools = RemoteTurnTools(provider: self, credentials: credentials)
+        do {
+            let value = try await body(tools)
+            await tools.close()
+            return value
+        } catch {
+            await tools.close()
+            throw error
+        }
+    }
+
+    /// One turn's session with the remote service, opened on first use (a turn's tool calls
+    /// come one after another).
+    actor RemoteTurnTools: ToolExecutor {
+        let provider: MCPRemoteToolProvider
+        let credentials: ToolCredentials
+        private var client: MCPToolClient?
+
+        init(provider: MCPRemoteToolProvider, credentials: ToolCredentials) {
+            self.provider = provider
+            self.credentials = credentials
+        }
+
+        func call(_ name: String, arguments: JSONValue) async -> ToolCallRecord {
+            if client == nil {
+                do {
+                    client = try await MCPToolClient.http(
+                        endpoint: provider.endpoint, bearerToken: credentials.bearerToken, tenant: credentials.tenant,
+                        timeout: provider.timeout, logger: nil)
+                } catch {
+                    provider.logger.warning("the MCP tool service is unreachable", metadata: ["error": "\(error)"])
+                    return ToolCallRecord(
+                        name: name, arguments: arguments,
+                        result: MCPToolClient.error(code: "unavailable", message: "the tool service is unavailable, try again"))
+                }
+            }
+            return await client!.call(name, arguments: arguments)
+        }
+
+        func close() async {
+            await client?.close()
+            client = nil
         }
     }
 }

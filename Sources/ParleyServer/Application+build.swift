@@ -121,8 +121,16 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
     let stores = TenantStores(
         provider: services.storeProvider,
         provisioning: configuration.autoProvisionTenants ? .createIfMissing : .existingOnly)
-    // The agent reaches its tools through an in-process MCP client (or directly, if configured).
-    let toolProvider: any ToolProvider = configuration.mcp.inProcess ? MCPInProcessToolProvider(toolServer: MCPToolServer(logger: logger)) : DirectToolProvider()
+    // The agent reaches its tools through MCP: a `parley mcp` service, or an in-process client (or
+    // directly, if configured so).
+    let toolProvider: any ToolProvider =
+        if let url = configuration.mcp.url {
+            MCPRemoteToolProvider(endpoint: url, timeout: configuration.mcp.timeout, logger: logger)
+        } else if configuration.mcp.inProcess {
+            MCPInProcessToolProvider(toolServer: MCPToolServer(logger: logger))
+        } else {
+            DirectToolProvider()
+        }
     let chat = ChatService(agent: BasicAgent(), contextMessages: configuration.contextMessages, toolProvider: toolProvider)
     let flags = FlagService(store: services.control.flags)
     let auditor = Auditor(queue: services.auditQueue)

@@ -269,6 +269,10 @@ public struct MCPSettings: Sendable {
     public var sessionIdle: Duration = .seconds(30 * 60)
     /// Run the agent's tools in process (the default) through this MCP client transport.
     public var inProcess = true
+    /// A `parley mcp` service the agent reaches its tools at instead (its `/mcp` URL).
+    public var url: String?
+    /// How long one call to that service may take, connecting included.
+    public var timeout: Duration = .seconds(10)
 
     public init() {}
 
@@ -285,5 +289,12 @@ public struct MCPSettings: Sendable {
         guard idle >= 10 else { throw ConfigurationError(key: "mcp.sessionIdleSeconds", reason: "must be at least 10") }
         sessionIdle = .seconds(idle)
         inProcess = reader.bool(forKey: "mcp.inProcess", default: true)
+        url = reader.string(forKey: "mcp.url")
+        let timeoutSeconds = reader.int(forKey: "mcp.timeoutSeconds", default: 10)
+        guard (1...300).contains(timeoutSeconds) else { throw ConfigurationError(key: "mcp.timeoutSeconds", reason: "must be 1–300") }
+        timeout = .seconds(timeoutSeconds)
+        if let url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URL(string: url)?.host == nil {
+            throw ConfigurationError(key: "mcp.url", reason: "must be the http(s) URL of a parley mcp service, e.g. http://10.0.0.5:8090/mcp")
+        }
     }
 }

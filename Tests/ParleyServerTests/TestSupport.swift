@@ -21,8 +21,9 @@ struct TestParley {
         set { configuration.devAuth = newValue }
     }
 
-    init() {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-e2e-\(UUID().uuidString)")
+    /// A Parley on its own data directory, or on `other`'s (a second process on the same files).
+    init(sharingDataWith other: TestParley? = nil) {
+        directory = other?.directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("parley-e2e-\(UUID().uuidString)")
         configuration.port = 0
         configuration.dataDirectory = directory.path
         configuration.devAuth = true
@@ -44,11 +45,15 @@ struct TestParley {
     }
 
     /// The same, with the running services at hand (e.g. the local model servers).
-    func run<Value: Sendable>(_ body: @Sendable (any TestClientProtocol, ParleyServices) async throws -> Value) async throws -> Value {
+    func run<Value: Sendable>(
+        surface: ParleySurface = .api, _ body: @Sendable (any TestClientProtocol, ParleyServices) async throws -> Value
+    ) async throws -> Value {
         var logger = Logger(label: "parley-test")
         logger.logLevel = .warning
+        var configuration = configuration
+        configuration.mcp.port = 0
         let services = try await ParleyServices.make(configuration: configuration, logger: logger, rateLimiter: rateLimiter)
-        let app = try await buildApplication(services: services, logger: logger)
+        let app = try await buildApplication(services: services, logger: logger, surface: surface)
         return try await app.test(.live) { client in try await body(client, services) }
     }
 }

@@ -74,11 +74,12 @@ struct ChatController {
 
     @Sendable func send(_ request: Request, context: ParleyRequestContext) async throws -> Response {
         let body = try await request.decodeJSON(ChatBody.self, context: context)
-        let pending = try await begin(body, context: context)
+        let pending = try await begin(body, request: request, context: context)
         if body.stream ?? request.headers[.accept]?.contains("text/event-stream") ?? false {
             return stream(pending, context: context)
         }
-        let turn = try await chat.run(pending.prepared, user: pending.user, store: pending.store, agent: pending.agent)
+        let turn = try await chat.run(
+            pending.prepared, user: pending.user, store: pending.store, agent: pending.agent, credentials: pending.credentials)
         record(turn, context: context)
         return try jsonResponse(ChatReply(turn))
     }
@@ -89,8 +90,9 @@ struct ChatController {
             throw ParleyError.forbidden("the path names another user than the token's subject")
         }
         let body = try await request.decodeJSON(ChatBody.self, context: context)
-        let pending = try await begin(body, context: context)
-        let turn = try await chat.run(pending.prepared, user: pending.user, store: pending.store, agent: pending.agent)
+        let pending = try await begin(body, request: request, context: context)
+        let turn = try await chat.run(
+            pending.prepared, user: pending.user, store: pending.store, agent: pending.agent, credentials: pending.credentials)
         record(turn, context: context)
         return try jsonResponse(
             UserChatReply(conversationID: turn.conversation.id, response: turn.reply.text, toolCalls: turn.reply.toolCalls))
@@ -102,11 +104,13 @@ struct ChatController {
         let store: any TenantStore
         let prepared: ChatService.PreparedTurn
         let agent: any ChatAgent
+        /// For a tool service that verifies the caller itself (`mcp.url`).
+        let credentials: ToolCredentials?
     }
 
     /// Everything that can refuse the turn, before anything runs: the message, the chatbot
     /// flag, the tenant's store, the conversation.
-    func begin(_ body: ChatBody, context: ParleyRequestContext) async throws -> PendingTurn {
+    func begin(_ body: ChatBody, request: Request, context: ParleyRequestContext) async throws -> PendingTurn {
         let scope = try context.scope()
         if let id = body.conversationID, id <= 0 { throw ParleyError.notFound("conversation \(id)") }
         _ = try ChatService.validMessage(body.message)  // before the store is even opened
@@ -116,8 +120,10 @@ struct ChatController {
         }
         let store = try await stores.store(for: scope.tenant)
         let prepared = try await chat.prepare(body.message, conversationID: body.conversationID, user: scope.user, store: store)
+        let token = request.headers[.authorization].map { String($0.dropFirst("Bearer ".count)) }
         return PendingTurn(
-            user: scope.user, store: store, prepared: prepared, agent: agents.agent(useAI: flags.chatbotAI, route: flags.modelRoute))
+            user: scope.user, store: store, prepared: prepared, agent: agents.agent(useAI: flags.chatbotAI, route: flags.modelRoute),
+            credentials: token.map { ToolCredentials(tenant: scope.tenant, bearerToken: $0) })
     }
 
     /// Metrics and audit of a finished turn.
@@ -142,7 +148,7 @@ struct ChatController {
                 do {
                     let turn = try await chat.run(
                         pending.prepared, user: pending.user, store: pending.store, agent: pending.agent,
-                        events: { event in output.yield(Self.frame(event)) })
+                        events: { event in output.yield(Self.frame(event)) }, credentials: pending.credentials)
                     record(turn, context: context)
                     output.yield(Self.frame("done", ChatReply(turn)))
                 } catch {

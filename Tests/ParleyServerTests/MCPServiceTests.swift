@@ -1,0 +1,48 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import ParleyCore
+import ParleyServer
+import Testing
+
+/// `parley mcp` as its own service, and the agent reaching its tools there (`mcp.url`).
+@Suite("MCP service")
+struct MCPServiceTests {
+    @Test func theAgentCallsItsToolsInASeparateMCPServiceWithTheCallersToken() async throws {
+        let mcpService = TestParley()
+        let alice = try await mcpService.token("alice")
+        let admin = try await mcpService.token("root", admin: true)
+        try await mcpService.run(surface: .mcp) { mcpClient, _ in
+            let port = try #require(mcpClient.port)
+            // The MCP surface serves no API.
+            #expect(try await mcpClient.send(.get, "/api/v1/tasks", token: alice).status == .notFound)
+            var api = TestParley(sharingDataWith: mcpService)
+            api.configuration.mcp.url = "http://127.0.0.1:\(port)/mcp"
+            try await api.run { client in
+                let reply = try await client.send(.post, "/api/v1/chat", token: alice, json: chatBody("add a task to buy milk")).json
+                #expect(reply["response"] == "Added task 1: Buy milk.")
+                #expect(reply["tool_calls"]?.arrayValue?.first?["result"]?["task"]?["id"] == 1)
+                let tasks = try await client.send(.get, "/api/v1/tasks", token: alice).json["tasks"]?.arrayValue
+                #expect(tasks?.map { $0["title"] } == ["Buy milk"])
+                // The service ran the tool, for alice: its audit names the call.
+                let events = try await client.auditEvents(token: admin, query: "action=task.create") { !$0.isEmpty }
+                #expect(events.contains { $0["actor"] == "alice" && $0["detail"] == "mcp" })
+            }
+        }
+    }
+
+    @Test func whenTheMCPServiceIsDownTheToolFailsAndNothingChanges() async throws {
+        var api = TestParley()
+        api.configuration.mcp.url = "http://127.0.0.1:9/mcp"
+        api.configuration.mcp.timeout = .seconds(2)
+        let alice = try await api.token("alice")
+        try await api.run { client in
+            let start = ContinuousClock.now
+            let reply = try await client.send(.post, "/api/v1/chat", token: alice, json: chatBody("add a task to buy milk")).json
+            // A down service costs the turn at most the configured timeout.
+            #expect(ContinuousClock.now - start < .seconds(5))
+            #expect(reply["tool_calls"]?.arrayValue?.first?["result"]?["error"]?["code"] == "unavailable")
+            #expect(try await client.send(.get, "/api/v1/tasks", token: alice).json["tasks"]?.arrayValue?.isEmpty == true)
+        }
+    }
+}
