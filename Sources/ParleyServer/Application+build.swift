@@ -109,10 +109,15 @@ public func buildApplication(services: ParleyServices, logger: Logger, surface: 
     let host = surface == .mcp ? configuration.mcp.host : configuration.host
     let port = surface == .mcp ? configuration.mcp.port : configuration.port
     let mcp = MCPService(configuration: configuration, auditor: Auditor(queue: services.auditQueue), host: host, logger: logger)
+    // Models (and the llama-servers Parley runs) belong to the API server, not to `parley mcp`.
+    let lifecycles: [any Service] =
+        surface == .api
+        ? [StorageLifecycle(services: services, auditWorker: worker), ModelLifecycle(services: services), mcp]
+        : [StorageLifecycle(services: services, auditWorker: worker), mcp]
     return Application(
         router: buildRouter(services: services, mcp: mcp, surface: surface, logger: logger),
         configuration: .init(address: .hostname(host, port: port), serverName: "parley"),
-        services: [StorageLifecycle(services: services, auditWorker: worker), ModelLifecycle(services: services), mcp],
+        services: lifecycles,
         logger: logger)
 }
 
@@ -145,8 +150,8 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
         middleware: ObservationMiddleware(
             metrics: services.metrics, accessLogger: logger, clientAddress: ClientAddressPolicy(hops: configuration.forwardedHops)))
     OperationsController(
-        stores: stores, metrics: services.metrics, devIssuer: services.devIssuer, router: services.router,
-        localModels: services.localModels
+        stores: stores, metrics: services.metrics, devIssuer: services.devIssuer,
+        router: surface == .api ? services.router : nil, localModels: surface == .api ? services.localModels : []
     ).addRoutes(to: router)
 
     // Client limit, then the token (refused tokens are limited per IP), then per-user and

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import ParleyCore
+import ParleyModels
 import ParleyServer
 import Testing
 
@@ -9,13 +10,20 @@ import Testing
 @Suite("MCP service")
 struct MCPServiceTests {
     @Test func theAgentCallsItsToolsInASeparateMCPServiceWithTheCallersToken() async throws {
-        let mcpService = TestParley()
+        var service = TestParley()
+        // A local model in the shared configuration is the API server's business, not the MCP service's.
+        var local = ProviderConfiguration(name: "local", kind: .llamacpp, baseURL: "http://127.0.0.1", model: "smollm2")
+        local.launch = LlamaServerSettings(binary: "/nonexistent/llama-server", modelPath: "/nonexistent/model.gguf")
+        service.configuration.providers = [local]
+        service.configuration.modelRoute = ["local"]
+        let mcpService = service
         let alice = try await mcpService.token("alice")
         let admin = try await mcpService.token("root", admin: true)
         try await mcpService.run(surface: .mcp) { mcpClient, _ in
             let port = try #require(mcpClient.port)
-            // The MCP surface serves no API.
+            // The MCP surface serves no API, and runs no model.
             #expect(try await mcpClient.send(.get, "/api/v1/tasks", token: alice).status == .notFound)
+            #expect(try await mcpClient.send(.get, "/api/v1/readyz", token: nil).status == .ok)
             var api = TestParley(sharingDataWith: mcpService)
             api.configuration.mcp.url = "http://127.0.0.1:\(port)/mcp"
             try await api.run { client in
