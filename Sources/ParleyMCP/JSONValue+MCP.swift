@@ -54,9 +54,7 @@ extension JSONValue {
 
     /// Compact JSON text (sorted keys), as a tool result's text content carries it.
     public var jsonText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(self) else { return "null" }
+        guard let data = try? mcpTextEncoder.encode(self) else { return "null" }
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -66,3 +64,10 @@ extension JSONValue {
         self = value
     }
 }
+
+/// Made once: every tool result is encoded with it.
+private let mcpTextEncoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return encoder
+}()

@@ -19,6 +19,34 @@ struct Auditor: Sendable {
                 object: object, outcome: outcome, ip: context.clientIP, requestID: context.requestID, detail: detail))
     }
 
+    /// The audit event of a task tool call, however it came (a chat turn, an MCP client): the same
+    /// actions as the REST routes that do the same. Reads are audited only when they failed.
+    static func toolCallEvent(
+        _ call: ToolCallRecord, tenant: TenantID?, actor: String, ip: String?, requestID: String?, detail: String
+    ) -> AuditEvent? {
+        let errorCode = call.result["error"]?["code"]?.stringValue
+        let action: String
+        switch call.name {
+        case "add_task": action = "task.create"
+        case "complete_task", "update_task": action = "task.update"
+        case "delete_task": action = "task.delete"
+        default:
+            guard errorCode != nil else { return nil }
+            action = "task.read"
+        }
+        let outcome: AuditEvent.Outcome =
+            switch errorCode {
+            case nil: .success
+            case "not_found"?: .notFound
+            case "invalid_arguments"?, "unknown_tool"?: .invalid
+            default: .failed
+            }
+        let id = call.result["task"]?["id"]?.intValue ?? call.arguments["task_id"]?.intValue
+        return AuditEvent(
+            tenant: tenant, actor: actor, action: action, object: id.map { "task:\($0)" }, outcome: outcome, ip: ip,
+            requestID: requestID, detail: detail)
+    }
+
     static func outcome(for status: HTTPResponse.Status) -> AuditEvent.Outcome {
         switch status.code {
         case 200..<400: .success

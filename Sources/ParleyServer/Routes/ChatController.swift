@@ -195,18 +195,12 @@ struct ChatController {
     /// Task changes the agent made are audited like the same changes through the REST API.
     func auditToolCalls(_ calls: [ToolCallRecord], context: ParleyRequestContext) {
         for call in calls {
-            let action: String
-            switch call.name {
-            case "add_task": action = "task.create"
-            case "complete_task", "update_task": action = "task.update"
-            case "delete_task": action = "task.delete"
-            default: continue
-            }
-            let error = call.result["error"]
-            let id = call.result["task"]?["id"]?.intValue ?? call.arguments["task_id"]?.intValue
-            let outcome: AuditEvent.Outcome =
-                error == nil ? .success : error?["code"]?.stringValue == "not_found" ? .notFound : .invalid
-            auditor.record(context, action: action, object: id.map { "task:\($0)" }, outcome: outcome, detail: "via chat")
+            guard
+                let event = Auditor.toolCallEvent(
+                    call, tenant: context.tenant, actor: context.principal?.user.rawValue ?? "anonymous", ip: context.clientIP,
+                    requestID: context.requestID, detail: "via chat")
+            else { continue }
+            auditor.queue.publish(event)
         }
     }
 

@@ -172,56 +172,13 @@ struct MCPChallengeMiddleware: RouterMiddleware {
 
 extension Auditor {
     /// The audit event of a tool call served over MCP (the HTTP request itself is audited as
-    /// `request.post` on `/mcp` by `AuditMiddleware`; this says what it did).
+    /// `mcp.message` by `AuditMiddleware`; this says what it did).
     func recordToolCall(_ event: MCPToolCallEvent) {
-        let record = event.record
-        let action: String
-        switch record.name {
-        case TaskTools.addTask.name: action = "task.create"
-        case TaskTools.completeTask.name: action = "task.complete"
-        case TaskTools.deleteTask.name: action = "task.delete"
-        case TaskTools.updateTask.name: action = "task.update"
-        default: action = "task.list"
-        }
-        let errorCode = record.result["error"]?["code"]?.stringValue
-        // Reads are audited only when refused or not found, like the REST routes.
-        if action == "task.list" && errorCode == nil { return }
-        let outcome: AuditEvent.Outcome =
-            switch errorCode {
-            case nil: .success
-            case "not_found"?: .notFound
-            case "invalid_arguments"?, "unknown_tool"?: .invalid
-            default: .failed
-            }
-        let taskID = record.result["task"]?["id"]?.intValue ?? record.arguments["task_id"]?.intValue
-        queue.publish(
-            AuditEvent(
-                tenant: event.owner?.tenant, actor: event.owner?.user.rawValue ?? "anonymous", action: action,
-                object: taskID.map { "task:\($0)" }, outcome: outcome, ip: event.clientIP, requestID: event.requestID,
-                detail: "mcp"))
+        guard
+            let audited = Self.toolCallEvent(
+                event.record, tenant: event.owner?.tenant, actor: event.owner?.user.rawValue ?? "anonymous", ip: event.clientIP,
+                requestID: event.requestID, detail: "mcp")
+        else { return }
+        queue.publish(audited)
     }
 }
-
-// MARK: - Wiring (to merge into buildRouter(services:logger:) in Application+build.swift)
-//
-//  let discovery = MCPDiscovery(
-//      publicBaseURL: configuration.publicBaseURL,                 // new setting, e.g. `http.publicUrl`
-//      trustForwardedProto: configuration.forwardedHops > 0,
-//      authorizationServers: configuration.issuers.map(\.issuer))
-//  discovery.addRoutes(to: router)
-//  let toolServer = MCPToolServer(logger: logger, onToolCall: { auditor.recordToolCall($0) })
-//  let origin: MCPOriginPolicy = ParleyConfiguration.isLoopback(configuration.host) ? .localhost : .disabled
-//  let endpoint: any MCPHTTPEndpoint = configuration.mcpSessions == .stateful
-//      ? MCPSessionRegistry(toolServer: toolServer, origin: origin, logger: logger)   // + run its sweeper
-//      : MCPStatelessEndpoint(toolServer: toolServer, origin: origin, logger: logger)
-//  let mcp = authenticated(router.group("mcp").add(middleware: MCPChallengeMiddleware(discovery: discovery)))
-//  MCPController(endpoint: endpoint, stores: stores).addRoutes(to: mcp)
-//
-// The registry's sweeper as a service (ServiceLifecycle), next to StorageLifecycle:
-//
-//  struct MCPSessionSweeper: Service {
-//      let registry: MCPSessionRegistry
-//      func run() async throws {
-//          await cancelWhenGracefulShutdown { await registry.runSweeper(every: .seconds(60)) }
-//      }
-//  }
