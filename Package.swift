@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
@@ -33,12 +34,14 @@ let package = Package(
             name: "ParleyCore",
             swiftSettings: swiftSettings
         ),
-        // Storage: SQLite (a file per tenant, a control database), migrations, the audit chain.
+        // Storage: SQLite (a file per tenant, a control database) or PostgreSQL (a schema per
+        // tenant, a shared schema), migrations, the audit chain.
         .target(
             name: "ParleyStore",
             dependencies: [
                 "ParleyCore",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -123,7 +126,11 @@ let package = Package(
             name: "ParleyMCPTests", dependencies: ["ParleyMCP", "ParleyAgent", "ParleyStore", "ParleyCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ParleyStoreTests",
-            dependencies: ["ParleyStore", "ParleyCore", .product(name: "SQLiteNIO", package: "sqlite-nio")],
+            dependencies: [
+                "ParleyStore", "ParleyCore",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

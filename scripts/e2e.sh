@@ -2,13 +2,33 @@
 # End-to-end checks of the real binary, as a newcomer would use it: start with embedded defaults,
 # mint a token, chat with curl, restart, continue the conversation; then the natural-language
 # evaluation (the public dev set must pass 16/16).
+#
+# E2E_BACKEND=postgres runs the same story on PostgreSQL: a fresh database is created on the
+# server PARLEY_TEST_DATABASE_URL points at (scripts/test starts one), and Parley is pointed at it
+# with PARLEY_DATABASE_URL. The hybrid-mode section (a real model, minutes on 2 cores) runs on
+# SQLite only: it exercises the model path, which does not touch the store differently.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 binary=${PARLEY_BIN:-$root/.build/debug/parley}
 cases=${NL_CASES:-$root/../shared/nl/dev.jsonl}
 work=$(mktemp -d)
+backend=${E2E_BACKEND:-sqlite}
+if [ "$backend" = postgres ]; then
+  [ -n "${PARLEY_TEST_DATABASE_URL:-}" ] || { echo "e2e: PARLEY_TEST_DATABASE_URL is not set (scripts/test sets it)" >&2; exit 1; }
+  database=parley_e2e_$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
+  psql "$PARLEY_TEST_DATABASE_URL" -qAtc "CREATE DATABASE $database"
+  PARLEY_DATABASE_URL=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$PARLEY_TEST_DATABASE_URL" "$database")
+  export PARLEY_DATABASE_URL
+  sql() { psql "$PARLEY_DATABASE_URL" -qAtc "$1"; }
+fi
+echo "e2e: on $backend"
 stop() { [ -f "$work/parley.pid" ] && kill "$(cat "$work/parley.pid")" 2>/dev/null && wait "$(cat "$work/parley.pid")" 2>/dev/null || true; }
-trap 'stop; rm -rf "$work"' EXIT
+cleanup() {
+  stop
+  rm -rf "$work"
+  if [ -n "${database:-}" ]; then psql "$PARLEY_TEST_DATABASE_URL" -qAtc "DROP DATABASE IF EXISTS $database WITH (FORCE)" || true; fi
+}
+trap cleanup EXIT
 
 fail() { echo "e2e: $*" >&2; [ -f "$work/parley.log" ] && tail -20 "$work/parley.log" >&2; exit 1; }
 chat() { # chat TOKEN JSON
@@ -25,7 +45,12 @@ reply=$(chat "$token" '{"message": "add a task to buy milk"}')
 conversation=$(echo "$reply" | field conversation_id)
 reply=$(chat "$token" "{\"message\": \"what's on my list?\", \"conversation_id\": $conversation}")
 echo "$reply" | field response | grep -q "1. Buy milk (pending)" || fail "list: $reply"
-[ -f "$work/data/tenants/acme.sqlite" ] || fail "no tenant database under ./data/tenants"
+if [ "$backend" = postgres ]; then
+  [ "$(sql "SELECT schema_name FROM parley.tenants WHERE id = 'acme'")" = tenant_acme ] || fail "no tenant schema for acme"
+  [ ! -d "$work/data/tenants" ] || fail "tenant files written although the store is PostgreSQL"
+else
+  [ -f "$work/data/tenants/acme.sqlite" ] || fail "no tenant database under ./data/tenants"
+fi
 grep -q '"route":"/api/v1/chat"' "$work/parley.log" || fail "no JSON access log line"
 echo "e2e: newcomer story ok ($url)"
 
@@ -64,7 +89,9 @@ python3 "$root/eval/pii_eval.py" --parley "$binary" --min-recall 0.95 --min-prec
 # Hybrid mode with a real small model: Parley runs llama-server with SmolLM2 itself, its probe
 # finds that the model cannot call tools, so task commands go to the basic agent and the rest
 # to the model. The dev set must still pass.
-if [ -n "${LLAMA_SERVER:-}" ] && [ -n "${LLAMA_MODEL:-}" ]; then
+if [ "$backend" = postgres ]; then
+  echo "e2e: hybrid mode is checked on SQLite only"
+elif [ -n "${LLAMA_SERVER:-}" ] && [ -n "${LLAMA_MODEL:-}" ]; then
   stop
   export PARLEY_MODEL_PROVIDERS=local PARLEY_MODEL_PROVIDER_LOCAL_KIND=llamacpp PARLEY_MODEL_PROVIDER_LOCAL_MODEL=smollm2 \
     PARLEY_MODEL_PROVIDER_LOCAL_MODEL_PATH="$LLAMA_MODEL" PARLEY_MODEL_PROVIDER_LOCAL_SERVER_BINARY="$LLAMA_SERVER" \
@@ -93,12 +120,17 @@ fi
 stop
 (cd "$work" && "$binary" audit verify) >"$work/verify.log" || fail "audit verify: $(cat "$work/verify.log")"
 grep -q '^acme: intact, [1-9]' "$work/verify.log" || fail "no intact acme audit log: $(cat "$work/verify.log")"
-python3 - "$work/data/tenants/acme.sqlite" <<'PY'
+if [ "$backend" = postgres ]; then
+  sql "UPDATE tenant_acme.audit_log SET actor = 'mallory' WHERE seq = 2"
+else
+  python3 - "$work/data/tenants/acme.sqlite" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
 db.commit()
 PY
+fi
 if (cd "$work" && "$binary" audit verify --tenant acme) >"$work/verify.log"; then fail "an edited audit event went unnoticed"; fi
 grep -q 'acme: BROKEN at event 2' "$work/verify.log" || fail "verify: $(cat "$work/verify.log")"
 echo "e2e: audit chains verified; an edited event is detected"
+echo "e2e: all passed on $backend"

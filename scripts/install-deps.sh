@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Installs the system tools the tests use (curl; python3 is on every machine of this kind).
+# Installs the system tools the tests use: curl, python3, PostgreSQL and Redis (the tests start
+# their own servers on loopback with scripts/start-postgres.sh and scripts/start-redis.sh).
 # Idempotent: does nothing when they are present.
 set -euo pipefail
 missing=()
 command -v curl >/dev/null || missing+=(curl)
 command -v python3 >/dev/null || missing+=(python3)
+command -v psql >/dev/null || missing+=(postgresql-client)
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing+=(postgresql); fi
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq "${missing[@]}"
+  # Debian's packages would start system-wide servers where services may start; the tests do not use them.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 # The official MCP Python SDK, the client the MCP tests drive Parley with: in a virtualenv

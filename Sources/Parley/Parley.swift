@@ -127,11 +127,12 @@ struct MCPCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "parley.mcp")
-        let provider = try SQLiteStoreProvider(dataDirectory: configuration.dataDirectoryURL, logger: logger)
-        let store = try await provider.store(for: tenant, provisioning: .createIfMissing)
+        let storage = try await Storage.open(
+            postgres: configuration.postgres, dataDirectory: configuration.dataDirectoryURL, logger: logger)
+        let store = try await storage.tenants.store(for: tenant, provisioning: .createIfMissing)
         let executor = TaskToolExecutor(tasks: TaskService(repository: store.tasks, user: user))
         try await MCPToolServer(logger: logger).runStdio(executor: executor)
-        try await provider.close()
+        try await storage.close()
     }
 }
 
@@ -183,14 +184,18 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await common.load()
         let logger = Logger(label: "parley.migrate")
-        let provider = try SQLiteStoreProvider(dataDirectory: configuration.dataDirectoryURL, logger: logger)
-        let versions = rollback ? try await provider.rollbackAll() : try await provider.migrateAll()
-        try await provider.close()
-        if !rollback {
-            // Opening the control database migrates it.
-            try await SQLiteControlStore.open(dataDirectory: configuration.dataDirectoryURL, logger: logger).close()
+        // Opening the storage migrates the control database (or PostgreSQL's shared schema).
+        let storage = try await Storage.open(
+            postgres: configuration.postgres, dataDirectory: configuration.dataDirectoryURL, logger: logger)
+        let versions: [TenantID: Int]
+        do {
+            versions = rollback ? try await storage.tenants.rollbackAll() : try await storage.tenants.migrateAll()
+        } catch {
+            try? await storage.close()
+            throw error
         }
-        if versions.isEmpty { print("no tenants yet in \(configuration.dataDirectoryURL.path)") }
+        try await storage.close()
+        if versions.isEmpty { print("no tenants yet in \(storage.location)") }
         for (tenant, version) in versions.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             print("\(tenant): schema version \(version)")
         }
@@ -213,8 +218,9 @@ struct Audit: AsyncParsableCommand {
         func run() async throws {
             let configuration = try await common.load()
             let logger = Logger(label: "parley.audit")
-            let provider = try SQLiteStoreProvider(dataDirectory: configuration.dataDirectoryURL, logger: logger)
-            let control = try await SQLiteControlStore.open(dataDirectory: configuration.dataDirectoryURL, logger: logger)
+            let storage = try await Storage.open(
+                postgres: configuration.postgres, dataDirectory: configuration.dataDirectoryURL, logger: logger)
+            let (provider, control) = (storage.tenants, storage.control)
             var logs: [(String, any AuditLogRepository)] = []
             if let tenant {
                 guard let id = TenantID(tenant) else { throw ValidationError("--tenant must match ^[a-z][a-z0-9_]{0,62}$") }
@@ -235,8 +241,7 @@ struct Audit: AsyncParsableCommand {
                     print("\(name): intact, \(report.checked) events")
                 }
             }
-            try await provider.close()
-            try await control.close()
+            try await storage.close()
             if broken > 0 { throw ExitCode(1) }
         }
     }

@@ -2,7 +2,8 @@ import Foundation
 
 /// Storage protocols. Every method is scoped to one tenant (by the store it is called on) and
 /// one user (by its `user` argument): there is no call that reads across users, so a route
-/// cannot forget the check. SQLite implements them today; PostgreSQL (schema per tenant) next.
+/// cannot forget the check. SQLite (a file per tenant) and PostgreSQL
+/// (a schema per tenant) implement them, and one test suite runs against both.
 
 /// A partial change to a task. `nil` leaves a field as it is; an empty description clears it.
 public struct TaskPatch: Sendable, Hashable {
@@ -85,6 +86,8 @@ public protocol TenantStoreProvider: Sendable {
     func tenants() async throws -> [TenantID]
     /// Brings every tenant to the latest schema; returns each tenant's version afterwards.
     func migrateAll() async throws -> [TenantID: Int]
+    /// Undoes the latest migration of every tenant (operators only, with the servers stopped).
+    func rollbackAll() async throws -> [TenantID: Int]
     /// Throws when the storage cannot serve requests (readiness).
     func checkHealth() async throws
     func close() async throws

@@ -30,8 +30,7 @@ public struct ParleyServices: Sendable {
         rateLimiter: (any RateLimiter)? = nil
     ) async throws -> ParleyServices {
         let dataDirectory = configuration.dataDirectoryURL
-        let storeProvider = try SQLiteStoreProvider(dataDirectory: dataDirectory, logger: logger)
-        let control = try await SQLiteControlStore.open(dataDirectory: dataDirectory, logger: logger)
+        let storage = try await Storage.open(postgres: configuration.postgres, dataDirectory: dataDirectory, logger: logger)
         var trusted: [TrustedIssuer] = []
         var devIssuer: DevelopmentIssuer?
         if configuration.devAuthEnabled {
@@ -74,7 +73,7 @@ public struct ParleyServices: Sendable {
                 providers: providers, defaultRoute: configuration.modelRoute, logger: logger,
                 onFallback: { metrics.recordModelFallback(provider: $0.provider, reason: $0.reason) })
         return ParleyServices(
-            configuration: configuration, storeProvider: storeProvider, control: control, devIssuer: devIssuer,
+            configuration: configuration, storeProvider: storage.tenants, control: storage.control, devIssuer: devIssuer,
             verifier: verifier, rateLimiter: rateLimiter ?? InProcessRateLimiter(), auditQueue: InProcessAuditQueue(),
             metrics: metrics, router: router, modelClients: clients, localModels: localModels)
     }

@@ -5,6 +5,7 @@ import ParleyAgent
 import ParleyAuth
 import ParleyCore
 import ParleyModels
+import ParleyStore
 import SystemPackage
 
 /// Every setting Parley reads, with its default. Keys are listed in the README; each can come
@@ -43,6 +44,8 @@ public struct ParleyConfiguration: Sendable {
     /// MCP protected-resource metadata); `nil`: taken from each request.
     public var publicURL: String?
     public var mcp = MCPSettings()
+    /// PostgreSQL instead of the SQLite files in the data directory; `nil`: SQLite.
+    public var postgres: PostgresSettings?
 
     public init() {}
 
@@ -103,6 +106,22 @@ public struct ParleyConfiguration: Sendable {
         guard (0...500).contains(contextMessages) else {
             throw ConfigurationError(key: "chat.contextMessages", reason: "must be 0–500")
         }
+        postgres = try Self.postgres(reader)
+    }
+
+    /// `database.url` (`postgres://user:password@host:port/database?sslmode=…`) with its pool settings.
+    static func postgres(_ reader: ConfigReader) throws -> PostgresSettings? {
+        guard let url = reader.string(forKey: "database.url", isSecret: true), !url.isEmpty else { return nil }
+        let poolSize = reader.int(forKey: "database.poolSize", default: 10)
+        guard (1...200).contains(poolSize) else { throw ConfigurationError(key: "database.poolSize", reason: "must be 1–200") }
+        let timeout = reader.int(forKey: "database.timeoutSeconds", default: 5)
+        guard (1...300).contains(timeout) else { throw ConfigurationError(key: "database.timeoutSeconds", reason: "must be 1–300") }
+        guard let settings = PostgresSettings(url: url, poolSize: poolSize, timeout: .seconds(timeout)) else {
+            throw ConfigurationError(
+                key: "database.url",
+                reason: "must be a postgres:// URL such as postgres://parley:secret@db.example.com:5432/parley?sslmode=require")
+        }
+        return settings
     }
 
     /// One issuer from `auth.oidc.*` (environment-friendly), plus any named in `auth.issuers`,

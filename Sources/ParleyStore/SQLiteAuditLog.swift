@@ -15,6 +15,32 @@ public enum AuditChain {
         let canonical = (try? JSONEncoder().encode(fields)) ?? Data()
         return SHA256.hash(data: canonical).map { String(format: "%02x", $0) }.joined()
     }
+
+    /// Walks a log from its first record, a page at a time (`page(after)` returns the records
+    /// with a sequence above `after`, in order), and reports the first that does not check out.
+    static func verify(page: (_ after: Int) async throws -> [AuditRecord]) async throws -> AuditChainReport {
+        var previous = AuditRecord.genesisHash
+        var checked = 0
+        var after = 0
+        while true {
+            let records = try await page(after)
+            if records.isEmpty { return AuditChainReport(checked: checked) }
+            for record in records {
+                if record.previousHash != previous {
+                    return AuditChainReport(
+                        checked: checked, firstBrokenSequence: record.sequence,
+                        problem: "does not link to the record before it (a record was removed or inserted)")
+                }
+                if hash(previous: previous, event: record.event) != record.hash {
+                    return AuditChainReport(
+                        checked: checked, firstBrokenSequence: record.sequence, problem: "its content does not match its hash")
+                }
+                previous = record.hash
+                checked += 1
+                after = record.sequence
+            }
+        }
+    }
 }
 
 /// An audit log table in a SQLite database (a tenant's, or the control database's system log).
@@ -92,28 +118,10 @@ struct SQLiteAuditLog: AuditLogRepository {
     }
 
     func verifyChain() async throws -> AuditChainReport {
-        var previous = AuditRecord.genesisHash
-        var checked = 0
-        var after = 0
-        while true {
-            let page = try await database.query(
-                "SELECT \(Self.columns) FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT 1000", [.integer(after)])
-            if page.isEmpty { return AuditChainReport(checked: checked) }
-            for row in page {
-                let record = try Self.record(row)
-                if record.previousHash != previous {
-                    return AuditChainReport(
-                        checked: checked, firstBrokenSequence: record.sequence,
-                        problem: "does not link to the record before it (a record was removed or inserted)")
-                }
-                if AuditChain.hash(previous: previous, event: record.event) != record.hash {
-                    return AuditChainReport(
-                        checked: checked, firstBrokenSequence: record.sequence, problem: "its content does not match its hash")
-                }
-                previous = record.hash
-                checked += 1
-                after = record.sequence
-            }
+        try await AuditChain.verify { after in
+            try await database.query(
+                "SELECT \(Self.columns) FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT 1000", [.integer(after)]
+            ).map(Self.record)
         }
     }
 

@@ -34,6 +34,9 @@ async def main() -> None:
     server = StdioServerParameters(
         command=os.environ["PARLEY_BIN"],
         args=["mcp", "--stdio", "--user", "alice", "--tenant", "acme", "--data-dir", os.environ["PARLEY_DATA_DIR"]],
+        # The SDK passes only a few safe variables by default; Parley's configuration
+        # (PARLEY_DATABASE_URL on PostgreSQL) must reach the server, as in a desktop client's config.
+        env=dict(os.environ),
     )
     title = f"from stdio {uuid.uuid4().hex[:8]}"
     async with stdio_client(server) as (read, write):

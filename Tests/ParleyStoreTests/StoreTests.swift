@@ -6,19 +6,16 @@ import Testing
 
 @testable import ParleyStore
 
-@Suite("SQLite store")
-struct SQLiteStoreTests {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-store-\(UUID().uuidString)")
+/// The storage suite: every test runs against the embedded store (SQLite files) and the
+/// production one (a PostgreSQL schema per tenant), with the same expectations.
+@Suite("Store")
+struct StoreTests {
     let alice = UserID("alice")!
     let bob = UserID("bob")!
-    let acme = TenantID("acme")!
 
-    func provider() throws -> SQLiteStoreProvider {
-        try SQLiteStoreProvider(dataDirectory: directory, logger: Logger(label: "test"))
-    }
-
-    @Test func taskNumbersArePerUserAndNeverReused() async throws {
-        let store = try await provider().store(for: acme, provisioning: .createIfMissing)
+    @Test(arguments: Backend.allCases) func taskNumbersArePerUserAndNeverReused(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)
         #expect(try await store.tasks.create(user: alice, title: "a1", description: nil).id == 1)
         #expect(try await store.tasks.create(user: alice, title: "a2", description: nil).id == 2)
         #expect(try await store.tasks.create(user: bob, title: "b1", description: nil).id == 1)
@@ -27,8 +24,9 @@ struct SQLiteStoreTests {
         #expect(try await store.tasks.list(user: alice, status: nil).map(\.id) == [1, 3])
     }
 
-    @Test func concurrentCreatesGetDistinctNumbers() async throws {
-        let store = try await provider().store(for: acme, provisioning: .createIfMissing)
+    @Test(arguments: Backend.allCases) func concurrentCreatesGetDistinctNumbers(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)
         let ids = try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<40 {
                 group.addTask { try await store.tasks.create(user: alice, title: "t\(index)", description: nil).id }
@@ -38,8 +36,9 @@ struct SQLiteStoreTests {
         #expect(Set(ids) == Set(1...40))
     }
 
-    @Test func usersCannotReachEachOthersTasks() async throws {
-        let store = try await provider().store(for: acme, provisioning: .createIfMissing)
+    @Test(arguments: Backend.allCases) func usersCannotReachEachOthersTasks(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)
         let task = try await store.tasks.create(user: alice, title: "secret", description: nil)
         #expect(try await store.tasks.get(user: bob, id: task.id) == nil)
         #expect(try await store.tasks.update(user: bob, id: task.id, patch: TaskPatch(title: "pwned")) == nil)
@@ -47,20 +46,28 @@ struct SQLiteStoreTests {
         #expect(try await store.tasks.get(user: alice, id: task.id)?.title == "secret")
     }
 
-    @Test func tenantsAreSeparateFiles() async throws {
-        let provider = try provider()
+    @Test(arguments: Backend.allCases) func tenantsAreSeparate(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let provider = fixture.provider
+        let (acme, globex) = (fixture.tenant("acme"), fixture.tenant("globex"))
         let acmeStore = try await provider.store(for: acme, provisioning: .createIfMissing)
-        let globex = try await provider.store(for: TenantID("globex")!, provisioning: .createIfMissing)
+        let globexStore = try await provider.store(for: globex, provisioning: .createIfMissing)
         _ = try await acmeStore.tasks.create(user: alice, title: "acme task", description: nil)
-        #expect(try await globex.tasks.list(user: alice, status: nil).isEmpty)
-        #expect(try await provider.tenants().map(\.rawValue) == ["acme", "globex"])
-        await #expect(throws: ParleyError.notFound("tenant initech")) {
-            try await provider.store(for: TenantID("initech")!, provisioning: .existingOnly)
+        #expect(try await globexStore.tasks.list(user: alice, status: nil).isEmpty)
+        let tenants = try await provider.tenants()
+        #expect(tenants.contains(acme) && tenants.contains(globex))
+        #expect(try await provider.provision(acme) == false)
+        let initech = fixture.tenant("initech")
+        await #expect(throws: ParleyError.notFound("tenant \(initech)")) {
+            try await provider.store(for: initech, provisioning: .existingOnly)
         }
+        #expect(try await provider.provision(initech) == true)
+        #expect(try await provider.store(for: initech, provisioning: .existingOnly).tenant == initech)
     }
 
-    @Test func completingAndReopeningTracksCompletionTime() async throws {
-        let store = try await provider().store(for: acme, provisioning: .createIfMissing)
+    @Test(arguments: Backend.allCases) func completingAndReopeningTracksCompletionTime(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)
         _ = try await store.tasks.create(user: alice, title: "t", description: "d")
         let done = try #require(try await store.tasks.update(user: alice, id: 1, patch: TaskPatch(status: .completed)))
         #expect(done.status == .completed && done.completedAt != nil)
@@ -72,8 +79,9 @@ struct SQLiteStoreTests {
         #expect(cleared.description == nil)
     }
 
-    @Test func conversationsKeepMessagesInOrderAndDeleteWithThem() async throws {
-        let store = try await provider().store(for: acme, provisioning: .createIfMissing)
+    @Test(arguments: Backend.allCases) func conversationsKeepMessagesInOrderAndDeleteWithThem(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)
         let conversation = try await store.conversations.create(user: alice, title: "hello")
         let call = ToolCallRecord(name: "add_task", arguments: ["title": "x"], result: ["task": ["id": 1]])
         let stored = try await store.conversations.append(
@@ -95,8 +103,9 @@ struct SQLiteStoreTests {
         #expect(try await store.conversations.messages(user: alice, conversation: nil, limit: 10, before: nil).isEmpty)
     }
 
-    @Test func feedbackOnlyOnTheUsersOwnAssistantMessages() async throws {
-        let store = try await provider().store(for: acme, provisioning: .createIfMissing)
+    @Test(arguments: Backend.allCases) func feedbackOnlyOnTheUsersOwnAssistantMessages(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)
         let conversation = try await store.conversations.create(user: alice, title: "t")
         let stored = try await store.conversations.append(
             user: alice, conversation: conversation.id,
@@ -106,6 +115,37 @@ struct SQLiteStoreTests {
         let first = try #require(try await store.feedback.submit(user: alice, messageID: stored[1].id, rating: .up, comment: nil))
         let changed = try #require(try await store.feedback.submit(user: alice, messageID: stored[1].id, rating: .down, comment: "wrong"))
         #expect(changed.id == first.id && changed.rating == .down && changed.comment == "wrong")
+    }
+
+    @Test(arguments: Backend.allCases) func twoProcessesAppendingToOneAuditLogKeepOneChain(backend: Backend) async throws {
+        // Two providers on the same storage stand for two processes (replicas, or `parley serve`
+        // and `parley mcp` on the same files).
+        let (first, second, tenant) = try await backend.twoProcesses()
+        let logs = [
+            try await first.store(for: tenant, provisioning: .createIfMissing).audit,
+            try await second.store(for: tenant, provisioning: .createIfMissing).audit,
+        ]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, log) in logs.enumerated() {
+                group.addTask {
+                    for batch in 0..<25 {
+                        let events = (0..<3).map { item in
+                            AuditEvent(
+                                tenant: tenant, actor: "writer-\(index)", action: "task.create", object: "task:\(batch)-\(item)",
+                                outcome: .success)
+                        }
+                        _ = try await log.append(events)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let report = try await logs[0].verifyChain()
+        #expect(report.checked == 150)
+        #expect(report.isIntact, "\(report.problem ?? "")")
+        #expect(try await logs[1].query(AuditFilter(actor: "writer-1", limit: 1000)).count == 75)
+        try await first.close()
+        try await second.close()
     }
 }
 
@@ -135,35 +175,6 @@ struct SQLiteMigrationTests {
         #expect(afterRollback.contains("tasks"))
         #expect(try await database.migrate() == SQLiteSchema.latestVersion)
         try await database.close()
-    }
-
-    @Test func twoProcessesAppendingToOneAuditLogKeepOneChain() async throws {
-        // Two providers on the same files stand for two processes (`parley serve` and `parley mcp`).
-        let first = try SQLiteStoreProvider(dataDirectory: directory, logger: Logger(label: "test"))
-        let second = try SQLiteStoreProvider(dataDirectory: directory, logger: Logger(label: "test"))
-        let tenant = TenantID("acme")!
-        let logs = [
-            try await first.store(for: tenant, provisioning: .createIfMissing).audit,
-            try await second.store(for: tenant, provisioning: .createIfMissing).audit,
-        ]
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (index, log) in logs.enumerated() {
-                group.addTask {
-                    for batch in 0..<25 {
-                        let events = (0..<3).map { item in
-                            AuditEvent(tenant: tenant, actor: "writer-\(index)", action: "task.create", object: "task:\(batch)-\(item)", outcome: .success)
-                        }
-                        _ = try await log.append(events)
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
-        let report = try await logs[0].verifyChain()
-        #expect(report.checked == 150)
-        #expect(report.firstBrokenSequence == nil, "\(report.problem ?? "")")
-        try await first.close()
-        try await second.close()
     }
 
     @Test func providerMigratesEveryTenantAndRefusesANewerSchema() async throws {

@@ -1,0 +1,117 @@
+import Foundation
+import ParleyCore
+import PostgresNIO
+
+/// An audit log table in PostgreSQL: a tenant's, or the system log in the shared schema.
+///
+/// Appends from every process and replica take a transaction-scoped advisory lock on the log,
+/// so each reads the hash its predecessor committed and the chain stays linear; the unique
+/// index on `prev_hash` is the backstop that refuses a fork if anything slips past the lock.
+struct PostgresAuditLog: AuditLogRepository {
+    let database: PostgresDatabase
+    let schema: QuotedSchema
+    /// Names the log in the advisory lock: the tenant id, or `*` for the system log.
+    let lockKey: String
+
+    private static let columns = "seq, time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash"
+
+    func append(_ events: [AuditEvent]) async throws -> [AuditRecord] {
+        guard !events.isEmpty else { return [] }
+        let lockKey = "parley.audit." + self.lockKey
+        return try await database.transaction(in: schema) { connection, logger in
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(lockKey)))", logger: logger)
+            let last = try await connection.query("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1", logger: logger).collect()
+            var previous = try last.first?.decode(String.self) ?? AuditRecord.genesisHash
+            var binds = PostgresBindings()
+            var tuples: [String] = []
+            var chained: [(event: AuditEvent, previous: String, hash: String)] = []
+            for event in events {
+                let hash = AuditChain.hash(previous: previous, event: event)
+                chained.append((event, previous, hash))
+                let base = binds.count
+                binds.append(Clock.millis(event.time))
+                binds.append(event.tenant?.rawValue)
+                binds.append(event.actor)
+                binds.append(event.action)
+                binds.append(event.object)
+                binds.append(event.outcome.rawValue)
+                binds.append(event.ip)
+                binds.append(event.requestID)
+                binds.append(event.detail)
+                binds.append(previous)
+                binds.append(hash)
+                tuples.append("(" + (1...11).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+                previous = hash
+            }
+            let inserted = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO audit_log (time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash)
+                        VALUES \(tuples.joined(separator: ", ")) RETURNING seq, hash
+                        """,
+                    binds: binds),
+                logger: logger
+            ).collect()
+            // Rows come back matched by hash, not by position.
+            var sequences: [String: Int] = [:]
+            for row in inserted {
+                let (sequence, hash) = try row.decode((Int, String).self)
+                sequences[hash] = sequence
+            }
+            return try chained.map { item in
+                guard let sequence = sequences[item.hash] else { throw StoreError.corrupt(column: "audit_log.seq") }
+                return AuditRecord(sequence: sequence, event: item.event, previousHash: item.previous, hash: item.hash)
+            }
+        }
+    }
+
+    func query(_ filter: AuditFilter) async throws -> [AuditRecord] {
+        var conditions: [String] = []
+        var binds = PostgresBindings()
+        func add(_ condition: String, _ value: String) {
+            binds.append(value)
+            conditions.append(condition.replacingOccurrences(of: "?", with: "$\(binds.count)"))
+        }
+        func add(_ condition: String, _ value: Int) {
+            binds.append(value)
+            conditions.append(condition.replacingOccurrences(of: "?", with: "$\(binds.count)"))
+        }
+        if let action = filter.action {
+            // `task` matches every task action; `task.update` only that one. LIKE's own
+            // wildcards cannot occur: actions are checked to be `word.word`.
+            if action.contains(".") { add("action = ?", action) } else { add("action LIKE ?", action + ".%") }
+        }
+        if let actor = filter.actor { add("actor = ?", actor) }
+        if let outcome = filter.outcome { add("outcome = ?", outcome.rawValue) }
+        if let since = filter.since { add("time >= ?", Clock.millis(since)) }
+        if let until = filter.until { add("time < ?", Clock.millis(until)) }
+        if let before = filter.before { add("seq < ?", before) }
+        binds.append(filter.limit)
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let query = PostgresQuery(
+            unsafeSQL: "SELECT \(Self.columns) FROM audit_log \(whereClause) ORDER BY seq DESC LIMIT $\(binds.count)", binds: binds)
+        return try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(query, logger: logger).collect().map(Self.record)
+        }
+    }
+
+    func verifyChain() async throws -> AuditChainReport {
+        try await AuditChain.verify { after in
+            try await database.transaction(in: schema) { connection, logger in
+                try await connection.query(
+                    "SELECT \(unescaped: Self.columns) FROM audit_log WHERE seq > \(after) ORDER BY seq LIMIT 1000", logger: logger
+                ).collect().map(Self.record)
+            }
+        }
+    }
+
+    static func record(_ row: PostgresRow) throws -> AuditRecord {
+        let (sequence, time, tenant, actor, action, object, outcome, ip, requestID, detail, previous, hash) = try row.decode(
+            (Int, Int, String?, String, String, String?, String, String?, String?, String?, String, String).self)
+        guard let outcome = AuditEvent.Outcome(rawValue: outcome) else { throw StoreError.corrupt(column: "outcome") }
+        let event = AuditEvent(
+            time: Clock.date(time), tenant: tenant.flatMap(TenantID.init), actor: actor, action: action, object: object,
+            outcome: outcome, ip: ip, requestID: requestID, detail: detail)
+        return AuditRecord(sequence: sequence, event: event, previousHash: previous, hash: hash)
+    }
+}

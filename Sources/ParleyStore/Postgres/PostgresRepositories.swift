@@ -1,0 +1,283 @@
+import Foundation
+import ParleyCore
+import PostgresNIO
+
+/// The repositories of one tenant, on that tenant's schema. Every method is one transaction
+/// whose `search_path` is the tenant's schema, so the SQL below names no schema at all.
+struct PostgresTenantStore: TenantStore {
+    let tenant: TenantID
+    let schema: QuotedSchema
+    let database: PostgresDatabase
+    var tasks: any TaskRepository { PostgresTaskRepository(schema: schema, database: database) }
+    var conversations: any ConversationRepository { PostgresConversationRepository(schema: schema, database: database) }
+    var feedback: any FeedbackRepository { PostgresFeedbackRepository(schema: schema, database: database) }
+    var feedbackExport: any FeedbackExportRepository { PostgresFeedbackRepository(schema: schema, database: database) }
+    var audit: any AuditLogRepository { PostgresAuditLog(database: database, schema: schema, lockKey: tenant.rawValue) }
+}
+
+struct PostgresTaskRepository: TaskRepository {
+    let schema: QuotedSchema
+    let database: PostgresDatabase
+
+    private static let columns = "number, title, description, status, created_at, updated_at, completed_at"
+
+    func create(user: UserID, title: String, description: String?) async throws -> TodoTask {
+        let now = Clock.nowMillis()
+        return try await database.transaction(in: schema) { connection, logger in
+            // The upsert locks the user's row: concurrent creates take numbers one after another,
+            // and a number is never handed out twice.
+            let rows = try await connection.query(
+                """
+                WITH next AS (
+                    INSERT INTO users (id, last_task_number, created_at) VALUES (\(user.rawValue), 1, \(now))
+                    ON CONFLICT (id) DO UPDATE SET last_task_number = users.last_task_number + 1
+                    RETURNING last_task_number
+                )
+                INSERT INTO tasks (user_id, number, title, description, status, created_at, updated_at)
+                SELECT \(user.rawValue), last_task_number, \(title), \(description), 'pending', \(now), \(now) FROM next
+                RETURNING \(unescaped: Self.columns)
+                """, logger: logger
+            ).collect()
+            guard let row = rows.first else { throw StoreError.corrupt(column: "tasks") }
+            return try Self.task(row)
+        }
+    }
+
+    func list(user: UserID, status: TaskStatus?) async throws -> [TodoTask] {
+        try await database.transaction(in: schema) { connection, logger in
+            let query: PostgresQuery =
+                if let status {
+                    "SELECT \(unescaped: Self.columns) FROM tasks WHERE user_id = \(user.rawValue) AND status = \(status.rawValue) ORDER BY number"
+                } else {
+                    "SELECT \(unescaped: Self.columns) FROM tasks WHERE user_id = \(user.rawValue) ORDER BY number"
+                }
+            return try await connection.query(query, logger: logger).collect().map(Self.task)
+        }
+    }
+
+    func get(user: UserID, id: Int) async throws -> TodoTask? {
+        try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(
+                "SELECT \(unescaped: Self.columns) FROM tasks WHERE user_id = \(user.rawValue) AND number = \(id)", logger: logger
+            ).collect().first.map(Self.task)
+        }
+    }
+
+    func update(user: UserID, id: Int, patch: TaskPatch) async throws -> TodoTask? {
+        var binds = PostgresBindings()
+        binds.append(user.rawValue)
+        binds.append(id)
+        binds.append(Clock.nowMillis())
+        var assignments = ["updated_at = $3"]
+        if let title = patch.title {
+            binds.append(title)
+            assignments.append("title = $\(binds.count)")
+        }
+        if let description = patch.description {
+            if description.isEmpty { binds.appendNull() } else { binds.append(description) }
+            assignments.append("description = $\(binds.count)::text")
+        }
+        if let status = patch.status {
+            binds.append(status.rawValue)
+            assignments.append("status = $\(binds.count)")
+            // Completing keeps the first completion time; reopening clears it.
+            assignments.append(status == .completed ? "completed_at = COALESCE(completed_at, $3)" : "completed_at = NULL")
+        }
+        let query = PostgresQuery(
+            unsafeSQL: "UPDATE tasks SET \(assignments.joined(separator: ", ")) WHERE user_id = $1 AND number = $2 RETURNING \(Self.columns)",
+            binds: binds)
+        return try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(query, logger: logger).collect().first.map(Self.task)
+        }
+    }
+
+    func delete(user: UserID, id: Int) async throws -> TodoTask? {
+        try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(
+                "DELETE FROM tasks WHERE user_id = \(user.rawValue) AND number = \(id) RETURNING \(unescaped: Self.columns)",
+                logger: logger
+            ).collect().first.map(Self.task)
+        }
+    }
+
+    static func task(_ row: PostgresRow) throws -> TodoTask {
+        let (number, title, description, status, created, updated, completed) = try row.decode(
+            (Int, String, String?, String, Int, Int, Int?).self)
+        guard let status = TaskStatus(rawValue: status) else { throw StoreError.corrupt(column: "status") }
+        return TodoTask(
+            id: number, title: title, description: description, status: status, createdAt: Clock.date(created),
+            updatedAt: Clock.date(updated), completedAt: completed.map(Clock.date))
+    }
+}
+
+struct PostgresConversationRepository: ConversationRepository {
+    let schema: QuotedSchema
+    let database: PostgresDatabase
+
+    private static let messageColumns = "id, conversation_id, role, content, tool_calls, model, created_at"
+
+    func create(user: UserID, title: String) async throws -> Conversation {
+        let now = Clock.nowMillis()
+        return try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(
+                "INSERT INTO users (id, created_at) VALUES (\(user.rawValue), \(now)) ON CONFLICT (id) DO NOTHING", logger: logger)
+            let rows = try await connection.query(
+                """
+                INSERT INTO conversations (user_id, title, created_at, updated_at) VALUES (\(user.rawValue), \(title), \(now), \(now))
+                RETURNING id, title, created_at, updated_at
+                """, logger: logger
+            ).collect()
+            guard let row = rows.first else { throw StoreError.corrupt(column: "conversations") }
+            return try Self.conversation(row)
+        }
+    }
+
+    func get(user: UserID, id: Int) async throws -> Conversation? {
+        try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(
+                "SELECT id, title, created_at, updated_at FROM conversations WHERE user_id = \(user.rawValue) AND id = \(id)",
+                logger: logger
+            ).collect().first.map(Self.conversation)
+        }
+    }
+
+    func list(user: UserID, limit: Int, before: Int?) async throws -> [Conversation] {
+        try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(
+                """
+                SELECT id, title, created_at, updated_at FROM conversations
+                WHERE user_id = \(user.rawValue) AND id < \(before ?? Int.max) ORDER BY id DESC LIMIT \(limit)
+                """, logger: logger
+            ).collect().map(Self.conversation)
+        }
+    }
+
+    func delete(user: UserID, id: Int) async throws -> Bool {
+        // Messages and their feedback go with it (ON DELETE CASCADE).
+        try await database.transaction(in: schema) { connection, logger in
+            try await !connection.query(
+                "DELETE FROM conversations WHERE user_id = \(user.rawValue) AND id = \(id) RETURNING id", logger: logger
+            ).collect().isEmpty
+        }
+    }
+
+    func append(user: UserID, conversation: Int, messages: [NewMessage]) async throws -> [Message] {
+        guard !messages.isEmpty else { return [] }
+        var binds = PostgresBindings()
+        binds.append(conversation)
+        binds.append(user.rawValue)
+        binds.append(Clock.nowMillis())
+        var tuples: [String] = []
+        let encoder = JSONEncoder()
+        for message in messages {
+            binds.append(message.role.rawValue)
+            binds.append(message.content)
+            binds.append(String(decoding: try encoder.encode(message.toolCalls), as: UTF8.self))
+            binds.append(message.model)
+            let base = binds.count - 4
+            tuples.append("($1, $2, $\(base + 1), $\(base + 2), $\(base + 3), $\(base + 4), $3)")
+        }
+        // One statement stores the turn's messages together (or none) and touches the
+        // conversation, which only the user's own conversation lets through.
+        let query = PostgresQuery(
+            unsafeSQL: """
+                WITH touched AS (
+                    UPDATE conversations SET updated_at = $3 WHERE id = $1 AND user_id = $2 RETURNING id
+                )
+                INSERT INTO messages (conversation_id, user_id, role, content, tool_calls, model, created_at)
+                SELECT v.conversation_id, v.user_id, v.role, v.content, v.tool_calls, v.model, v.created_at
+                FROM (VALUES \(tuples.joined(separator: ", "))) AS v (conversation_id, user_id, role, content, tool_calls, model, created_at)
+                WHERE EXISTS (SELECT 1 FROM touched)
+                RETURNING \(Self.messageColumns)
+                """,
+            binds: binds)
+        let rows = try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(query, logger: logger).collect().map(Self.message)
+        }
+        return rows.sorted { $0.id < $1.id }
+    }
+
+    func messages(user: UserID, conversation: Int?, limit: Int, before: Int?) async throws -> [Message] {
+        let query: PostgresQuery =
+            if let conversation {
+                """
+                SELECT \(unescaped: Self.messageColumns) FROM messages
+                WHERE conversation_id = \(conversation) AND user_id = \(user.rawValue) AND id < \(before ?? Int.max)
+                ORDER BY id DESC LIMIT \(limit)
+                """
+            } else {
+                """
+                SELECT \(unescaped: Self.messageColumns) FROM messages
+                WHERE user_id = \(user.rawValue) AND id < \(before ?? Int.max)
+                ORDER BY id DESC LIMIT \(limit)
+                """
+            }
+        return try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(query, logger: logger).collect().map(Self.message).reversed()
+        }
+    }
+
+    static func conversation(_ row: PostgresRow) throws -> Conversation {
+        let (id, title, created, updated) = try row.decode((Int, String, Int, Int).self)
+        return Conversation(id: id, title: title, createdAt: Clock.date(created), updatedAt: Clock.date(updated))
+    }
+
+    static func message(_ row: PostgresRow) throws -> Message {
+        let (id, conversation, role, content, toolCalls, model, created) = try row.decode(
+            (Int, Int, String, String, String, String?, Int).self)
+        guard let role = MessageRole(rawValue: role) else { throw StoreError.corrupt(column: "role") }
+        return Message(
+            id: id, conversationID: conversation, role: role, content: content,
+            toolCalls: try JSONDecoder().decode([ToolCallRecord].self, from: Data(toolCalls.utf8)), model: model,
+            createdAt: Clock.date(created))
+    }
+}
+
+struct PostgresFeedbackRepository: FeedbackRepository {
+    let schema: QuotedSchema
+    let database: PostgresDatabase
+
+    func submit(user: UserID, messageID: Int, rating: FeedbackRating, comment: String?) async throws -> Feedback? {
+        let now = Clock.nowMillis()
+        // The SELECT only yields a row for an assistant message of this user's, so feedback on
+        // anything else writes nothing.
+        let row = try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(
+                """
+                INSERT INTO feedback (message_id, user_id, rating, comment, created_at)
+                SELECT id, user_id, \(rating.rawValue), \(comment)::text, \(now) FROM messages
+                WHERE id = \(messageID) AND user_id = \(user.rawValue) AND role = 'assistant'
+                ON CONFLICT (message_id, user_id) DO UPDATE
+                    SET rating = excluded.rating, comment = excluded.comment, created_at = excluded.created_at
+                RETURNING id, message_id, rating, comment, created_at
+                """, logger: logger
+            ).collect().first.map { try $0.decode((Int, Int, String, String?, Int).self) }
+        }
+        guard let (id, message, storedRating, storedComment, created) = row else { return nil }
+        return Feedback(
+            id: id, messageID: message, rating: FeedbackRating(rawValue: storedRating) ?? rating, comment: storedComment,
+            createdAt: Clock.date(created))
+    }
+}
+
+extension PostgresFeedbackRepository: FeedbackExportRepository {
+    func export(since: Date?, after: Int?, limit: Int) async throws -> [FeedbackExportRow] {
+        let sinceMillis = since.map(Clock.millis) ?? 0
+        return try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(
+                """
+                SELECT f.id, f.user_id, f.message_id, m.conversation_id, m.content, m.model, f.rating, f.comment, f.created_at
+                FROM feedback f JOIN messages m ON m.id = f.message_id
+                WHERE f.id > \(after ?? 0) AND f.created_at >= \(sinceMillis)
+                ORDER BY f.id LIMIT \(limit)
+                """, logger: logger
+            ).collect().map { row in
+                let (id, user, message, conversation, content, model, rating, comment, created) = try row.decode(
+                    (Int, String, Int, Int, String, String?, String, String?, Int).self)
+                return FeedbackExportRow(
+                    id: id, user: user, messageID: message, conversationID: conversation, message: content, model: model,
+                    rating: FeedbackRating(rawValue: rating) ?? .up, comment: comment, createdAt: Clock.date(created))
+            }
+        }
+    }
+}
