@@ -49,6 +49,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A small Redis client (RESP2 over SwiftNIO: pooled, pipelined, timeouts, reconnect) and
+        // what Parley keeps in Redis: rate limits, the audit stream, the conversation-context cache.
+        .target(
+            name: "ParleyRedis",
+            dependencies: [
+                "ParleyCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Models behind the OpenAI-compatible API: the client, providers, routes and fallback.
         .target(
             name: "ParleyModels",
@@ -98,7 +111,7 @@ let package = Package(
         .target(
             name: "ParleyServer",
             dependencies: [
-                "ParleyCore", "ParleyStore", "ParleyAgent", "ParleyAuth", "ParleyModels", "ParleyMCP",
+                "ParleyCore", "ParleyStore", "ParleyRedis", "ParleyAgent", "ParleyAuth", "ParleyModels", "ParleyMCP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -113,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "Parley",
             dependencies: [
-                "ParleyServer", "ParleyAuth", "ParleyStore", "ParleyModels", "ParleyMCP", "ParleyAgent",
+                "ParleyServer", "ParleyAuth", "ParleyStore", "ParleyRedis", "ParleyModels", "ParleyMCP", "ParleyAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
@@ -130,6 +143,17 @@ let package = Package(
                 "ParleyStore", "ParleyCore",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParleyRedisTests",
+            dependencies: [
+                "ParleyRedis", "ParleyCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -50,7 +50,7 @@ public struct RateLimitPolicy: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 /// The answer to "may this request go ahead?", with what the rate-limit headers report.
