@@ -149,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "ParleyRedisTests",
             dependencies: [
-                "ParleyRedis", "ParleyCore",
+                "ParleyRedis", "ParleyCore", "ParleyStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(
             name: "ParleyServerTests",
             dependencies: [
-                "ParleyServer", "ParleyAuth", "ParleyCore", "ParleyStore", "ParleyModels", "ParleyAgent", "ParleyMCP",
+                "ParleyServer", "ParleyAuth", "ParleyCore", "ParleyStore", "ParleyRedis", "ParleyModels", "ParleyAgent", "ParleyMCP",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

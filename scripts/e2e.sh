@@ -3,7 +3,7 @@
 # mint a token, chat with curl, restart, continue the conversation; then the natural-language
 # evaluation (the public dev set must pass 16/16).
 #
-# E2E_BACKEND=postgres runs the same story on PostgreSQL: a fresh database is created on the
+# E2E_BACKEND=postgres runs the same story on PostgreSQL and Redis: a fresh database is created on the
 # server PARLEY_TEST_DATABASE_URL points at (scripts/test starts one), and Parley is pointed at it
 # with PARLEY_DATABASE_URL. The hybrid-mode section (a real model, minutes on 2 cores) runs on
 # SQLite only: it exercises the model path, which does not touch the store differently.
@@ -20,8 +20,15 @@ if [ "$backend" = postgres ]; then
   PARLEY_DATABASE_URL=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$PARLEY_TEST_DATABASE_URL" "$database")
   export PARLEY_DATABASE_URL
   sql() { psql "$PARLEY_DATABASE_URL" -qAtc "$1"; }
+  # The production setup: Redis for limits, the audit queue and the context cache, in a Redis
+  # database of this run's own (index 1), emptied first.
+  if [ -n "${PARLEY_TEST_REDIS_URL:-}" ]; then
+    PARLEY_REDIS_URL="${PARLEY_TEST_REDIS_URL%/*}/1"
+    export PARLEY_REDIS_URL
+    redis-cli -u "$PARLEY_REDIS_URL" --no-auth-warning FLUSHDB >/dev/null
+  fi
 fi
-echo "e2e: on $backend"
+echo "e2e: on $backend${PARLEY_REDIS_URL:+ with Redis}"
 stop() { [ -f "$work/parley.pid" ] && kill "$(cat "$work/parley.pid")" 2>/dev/null && wait "$(cat "$work/parley.pid")" 2>/dev/null || true; }
 cleanup() {
   stop

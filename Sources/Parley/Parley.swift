@@ -15,7 +15,7 @@ struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "A multi-tenant AI chat service with a to-do agent built in.",
-        subcommands: [Serve.self, MCPCommand.self, Token.self, Migrate.self, Audit.self, PII.self],
+        subcommands: [Serve.self, MCPCommand.self, Worker.self, Token.self, Migrate.self, Audit.self, PII.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -69,6 +69,22 @@ struct Serve: AsyncParsableCommand {
                 "dev_auth": "\(configuration.devAuthEnabled)",
             ])
         try await app.runService()
+    }
+}
+
+struct Worker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Store audit events from the Redis queue (needs redis.url); run as many as you like.")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let configuration = try await common.load()
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        var logger = Logger(label: "parley.worker")
+        logger.logLevel = level
+        try await runAuditWorker(configuration: configuration, logger: logger)
     }
 }
 

@@ -28,10 +28,13 @@ public struct AuditEvent: Sendable, Hashable, Codable {
     public var requestID: String?
     /// A short reason or summary; never message content.
     public var detail: String?
+    /// Names the event across a queue that may deliver it twice (the Redis Stream): the audit
+    /// log stores an id once. Not covered by the hash chain, which records what happened.
+    public var id: String?
 
     public init(
         time: Date = Date(), tenant: TenantID?, actor: String, action: String, object: String? = nil,
-        outcome: Outcome, ip: String? = nil, requestID: String? = nil, detail: String? = nil
+        outcome: Outcome, ip: String? = nil, requestID: String? = nil, detail: String? = nil, id: String? = nil
     ) {
         self.time = time
         self.tenant = tenant
@@ -42,11 +45,13 @@ public struct AuditEvent: Sendable, Hashable, Codable {
         self.ip = ip
         self.requestID = requestID
         self.detail = detail
+        self.id = id
     }
 
     enum CodingKeys: String, CodingKey {
         case time, tenant, actor, action, object, outcome, ip, detail
         case requestID = "request_id"
+        case id = "event_id"
     }
 }
 
@@ -110,7 +115,8 @@ public struct AuditChainReport: Sendable, Hashable {
 
 /// One audit log: a tenant's, or the system log for events without a tenant.
 public protocol AuditLogRepository: Sendable {
-    /// Appends events in order, each chained to the hash of the one before.
+    /// Appends events in order, each chained to the hash of the one before. An event whose `id`
+    /// is stored already is skipped (a redelivery), so the records returned may be fewer.
     func append(_ events: [AuditEvent]) async throws -> [AuditRecord]
     /// Newest first.
     func query(_ filter: AuditFilter) async throws -> [AuditRecord]
@@ -118,15 +124,11 @@ public protocol AuditLogRepository: Sendable {
     func verifyChain() async throws -> AuditChainReport
 }
 
-/// Where request handlers hand audit events; a worker drains it into the audit logs.
-/// In process today, a Redis Stream across replicas.
+/// Where request handlers hand audit events, on their way to the audit logs: in process (one
+/// replica), or a Redis Stream that workers of every replica drain.
 public protocol AuditQueue: Sendable {
     /// Queues the event without waiting for storage.
     func publish(_ event: AuditEvent)
-    /// The next events, waiting while there are none; `nil` once the queue is finished and empty.
-    func next(maxCount: Int) async -> [AuditEvent]?
-    /// Events published and not yet taken.
+    /// Events published here and not yet passed on (to storage, or to Redis).
     var depth: Int { get }
-    /// Ends the queue: `next` drains what is left, then returns `nil`.
-    func finish()
 }

@@ -42,6 +42,7 @@ public final class InProcessAuditQueue: AuditQueue {
         waiter?.resume()
     }
 
+    /// The next events, waiting while there are none; `nil` once the queue is finished and empty.
     public func next(maxCount: Int) async -> [AuditEvent]? {
         while true {
             enum Step { case events([AuditEvent]), done, wait }
@@ -67,6 +68,7 @@ public final class InProcessAuditQueue: AuditQueue {
 
     public var depth: Int { state.withLock { $0.count } }
 
+    /// Ends the queue: `next` drains what is left, then returns `nil`.
     public func finish() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             state.finished = true

@@ -6,6 +6,7 @@ import ParleyAuth
 import ParleyCore
 import ParleyMCP
 import ParleyModels
+import ParleyRedis
 import ParleyStore
 import ServiceLifecycle
 
@@ -18,6 +19,11 @@ public struct ParleyServices: Sendable {
     public let verifier: JWKSTokenVerifier
     public let rateLimiter: any RateLimiter
     public let auditQueue: any AuditQueue
+    /// Shared Redis connections, when `redis.url` is set.
+    public let redis: RedisConnectionPool?
+    /// Recent conversation context in Redis (with `redis.url`, unless its TTL is 0).
+    public let contextCache: RedisContextCache?
+    let auditWriter: AuditWriter
     public let metrics: ParleyMetrics
     /// Configured language models; `nil` when there are none.
     public let router: ModelRouter?
@@ -46,6 +52,17 @@ public struct ParleyServices: Sendable {
         await verifier.preload()
 
         let metrics = ParleyMetrics()
+        let auditWriter = AuditWriter(
+            stores: storage.tenants, control: storage.control,
+            deadLetterURL: dataDirectory.appendingPathComponent("audit-dead-letter.jsonl"), metrics: metrics, logger: logger)
+        let redis = configuration.redis.map { RedisConnectionPool(configuration: $0.connection, logger: logger) }
+        let auditQueue: any AuditQueue =
+            if let redis {
+                // What cannot reach Redis in the end is stored directly.
+                RedisAuditStream(client: redis, logger: logger, spill: { await auditWriter.write($0) })
+            } else {
+                InProcessAuditQueue()
+            }
         var clients: [OpenAICompatibleClient] = []
         var providers: [ModelProvider] = []
         var localModels: [LlamaServerSupervisor] = []
@@ -74,8 +91,23 @@ public struct ParleyServices: Sendable {
                 onFallback: { metrics.recordModelFallback(provider: $0.provider, reason: $0.reason) })
         return ParleyServices(
             configuration: configuration, storeProvider: storage.tenants, control: storage.control, devIssuer: devIssuer,
-            verifier: verifier, rateLimiter: rateLimiter ?? InProcessRateLimiter(), auditQueue: InProcessAuditQueue(),
-            metrics: metrics, router: router, modelClients: clients, localModels: localModels)
+            verifier: verifier,
+            rateLimiter: rateLimiter ?? redis.map { RedisRateLimiter(client: $0) } ?? InProcessRateLimiter(),
+            auditQueue: auditQueue, redis: redis,
+            contextCache: redis.flatMap { redis in
+                configuration.redis.flatMap { $0.contextTTL > .zero ? RedisContextCache(client: redis, ttl: $0.contextTTL, logger: logger) : nil }
+            },
+            auditWriter: auditWriter, metrics: metrics, router: router, modelClients: clients, localModels: localModels)
+    }
+}
+
+extension ParleyServices {
+    func auditWorkerMode(logger: Logger) -> AuditWorker.Mode {
+        if let stream = auditQueue as? RedisAuditStream, let redis, let settings = configuration.redis {
+            let consumer = settings.inProcessWorker ? RedisAuditConsumer(pool: redis, settings: settings.consumer, logger: logger) : nil
+            return .redis(stream, consumer: consumer)
+        }
+        return .inProcess(auditQueue as? InProcessAuditQueue ?? InProcessAuditQueue())
     }
 }
 
@@ -101,10 +133,7 @@ public func buildApplication(services: ParleyServices, logger: Logger, surface: 
     if configuration.issuers.isEmpty && !configuration.devAuthEnabled {
         logger.warning("no identity provider is configured and dev auth is off: every API request will be refused")
     }
-    let worker = AuditWorker(
-        queue: services.auditQueue, stores: services.storeProvider, control: services.control,
-        deadLetterURL: configuration.dataDirectoryURL.appendingPathComponent("audit-dead-letter.jsonl"),
-        metrics: services.metrics, logger: logger)
+    let worker = AuditWorker(mode: services.auditWorkerMode(logger: logger), writer: services.auditWriter, metrics: services.metrics)
     let host = surface == .mcp ? configuration.mcp.host : configuration.host
     let port = surface == .mcp ? configuration.mcp.port : configuration.port
     let mcp = MCPService(configuration: configuration, auditor: Auditor(queue: services.auditQueue), host: host, logger: logger)
@@ -124,7 +153,8 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
     let configuration = services.configuration
     let stores = TenantStores(
         provider: services.storeProvider,
-        provisioning: configuration.autoProvisionTenants ? .createIfMissing : .existingOnly)
+        provisioning: configuration.autoProvisionTenants ? .createIfMissing : .existingOnly,
+        contextCache: services.contextCache)
     // The agent reaches its tools through MCP: a `parley mcp` service, or an in-process client (or
     // directly, if configured so).
     let toolProvider: any ToolProvider =
@@ -150,7 +180,8 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
             metrics: services.metrics, accessLogger: logger, clientAddress: ClientAddressPolicy(hops: configuration.forwardedHops)))
     OperationsController(
         stores: stores, metrics: services.metrics, devIssuer: services.devIssuer,
-        router: surface == .api ? services.router : nil, localModels: surface == .api ? services.localModels : []
+        router: surface == .api ? services.router : nil, localModels: surface == .api ? services.localModels : [],
+        redis: services.redis, failOpen: configuration.rateLimits.failOpen
     ).addRoutes(to: router)
 
     // Client limit, then the token (refused tokens are limited per IP), then per-user and
@@ -174,7 +205,9 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
 
     let api = authenticated(router.group("api/v1"))
     TaskController(stores: stores).addRoutes(to: api)
-    AdminController(stores: stores, control: services.control, flags: flags).addRoutes(to: api)
+    AdminController(
+        stores: stores, control: services.control, flags: flags, deadLetters: services.redis.map(RedisAuditDeadLetters.init)
+    ).addRoutes(to: api)
     let userScoped = authenticated(router.group("api/{user_id}"))
     let agents = ChatAgents(ai: services.router.map { ModelAgent(router: $0, maxTurns: configuration.agentMaxTurns) })
     ChatController(
@@ -224,6 +257,7 @@ struct StorageLifecycle: Service {
     func run() async throws {
         try await auditWorker.run()
         for client in services.modelClients { try? await client.shutdown() }
+        await services.redis?.shutdown()
         try await services.storeProvider.close()
         try await services.control.close()
     }

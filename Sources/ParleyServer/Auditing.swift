@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import ParleyCore
+import ParleyRedis
 import ServiceLifecycle
 
 /// Turns what a request did into an audit event and queues it (never waiting for storage).
@@ -112,6 +113,8 @@ struct AuditMiddleware: RouterMiddleware {
         "GET /api/v1/admin/tenants": "tenant.list",
         "POST /api/v1/admin/tenants": "tenant.provision",
         "GET /api/v1/admin/audit": "audit.read",
+        "GET /api/v1/admin/audit/dead-letters": "audit.dead_letters.read",
+        "POST /api/v1/admin/audit/dead-letters/{id}/replay": "audit.dead_letters.replay",
         "GET /api/v1/admin/flags": "flags.read",
         "PATCH /api/v1/admin/flags": "flags.update",
         "GET /api/v1/admin/flags/global": "flags.read",
@@ -131,60 +134,33 @@ struct AuditMiddleware: RouterMiddleware {
     }
 }
 
-/// Drains the audit queue into the audit logs: each event into its tenant's log (the system
-/// log when it has no tenant, or its tenant has no storage), in batches, retrying a failed
-/// write with backoff; what still fails goes to a dead-letter file so that it is never silently
-/// dropped. On shutdown it finishes the queue and writes what is left.
-final class AuditWorker: Service {
-    static let batchSize = 200
+/// Stores audit events in the audit logs: each event in its tenant's log (the system log when
+/// it has no tenant, or its tenant has no storage). Order is kept within each log, which is what
+/// the hash chain covers.
+struct AuditWriter: Sendable {
     static let attempts = 5
 
-    let queue: any AuditQueue
     let stores: any TenantStoreProvider
     let control: any ControlStore
     let deadLetterURL: URL
     let metrics: ParleyMetrics
     let logger: Logger
 
-    init(
-        queue: any AuditQueue, stores: any TenantStoreProvider, control: any ControlStore, deadLetterURL: URL,
-        metrics: ParleyMetrics, logger: Logger
-    ) {
-        self.queue = queue
-        self.stores = stores
-        self.control = control
-        self.deadLetterURL = deadLetterURL
-        self.metrics = metrics
-        self.logger = logger
+    /// One attempt for events of one tenant (the Redis worker retries through redelivery).
+    func append(_ events: [AuditEvent]) async throws {
+        guard let first = events.first else { return }
+        _ = try await log(for: first.tenant).append(events)
+        metrics.recordAuditWritten(events.count)
     }
 
-    func run() async throws {
-        let queue = self.queue
-        await withGracefulShutdownHandler {
-            while let batch = await queue.next(maxCount: Self.batchSize) {
-                await write(batch)
-                metrics.auditQueueDepth(queue.depth)
-            }
-        } onGracefulShutdown: {
-            queue.finish()
-        }
-    }
-
+    /// Every event of `batch`, retrying a failed write with back-off; what still fails goes to
+    /// the dead-letter file so that it is never silently dropped.
     func write(_ batch: [AuditEvent]) async {
-        // Order is kept within each log, which is what the hash chain covers.
-        var byTenant: [TenantID?: [AuditEvent]] = [:]
-        var order: [TenantID?] = []
-        for event in batch {
-            if byTenant[event.tenant] == nil { order.append(event.tenant) }
-            byTenant[event.tenant, default: []].append(event)
-        }
-        for tenant in order {
-            let events = byTenant[tenant] ?? []
+        for events in Self.byTenant(batch) {
             var delay: Duration = .milliseconds(50)
             for attempt in 1...Self.attempts {
                 do {
-                    _ = try await log(for: tenant).append(events)
-                    metrics.recordAuditWritten(events.count)
+                    try await append(events)
                     break
                 } catch {
                     if attempt == Self.attempts {
@@ -199,6 +175,16 @@ final class AuditWorker: Service {
                 }
             }
         }
+    }
+
+    static func byTenant(_ batch: [AuditEvent]) -> [[AuditEvent]] {
+        var groups: [TenantID?: [AuditEvent]] = [:]
+        var order: [TenantID?] = []
+        for event in batch {
+            if groups[event.tenant] == nil { order.append(event.tenant) }
+            groups[event.tenant, default: []].append(event)
+        }
+        return order.map { groups[$0] ?? [] }
     }
 
     private func log(for tenant: TenantID?) async throws -> any AuditLogRepository {
@@ -229,5 +215,63 @@ final class AuditWorker: Service {
         defer { try? handle.close() }
         _ = try? handle.seekToEnd()
         try? handle.write(contentsOf: lines)
+    }
+}
+
+/// Moves audit events from where requests queue them to the audit logs, until shutdown, when it
+/// passes on what is queued before the storage closes.
+///
+/// - In process: drains the in-process queue into the logs.
+/// - With Redis: sends the outbox to the Redis Stream and, unless `audit.worker` is `off`, runs
+///   one of the workers that store the stream's events (`parley worker` runs more).
+final class AuditWorker: Service {
+    static let batchSize = 200
+
+    enum Mode {
+        case inProcess(InProcessAuditQueue)
+        case redis(RedisAuditStream, consumer: RedisAuditConsumer?)
+    }
+
+    let mode: Mode
+    let writer: AuditWriter
+    let metrics: ParleyMetrics
+
+    init(mode: Mode, writer: AuditWriter, metrics: ParleyMetrics) {
+        self.mode = mode
+        self.writer = writer
+        self.metrics = metrics
+    }
+
+    func run() async throws {
+        let writer = self.writer
+        let metrics = self.metrics
+        switch mode {
+        case .inProcess(let queue):
+            await withGracefulShutdownHandler {
+                while let batch = await queue.next(maxCount: Self.batchSize) {
+                    await writer.write(batch)
+                    metrics.auditQueueDepth(queue.depth)
+                }
+            } onGracefulShutdown: {
+                queue.finish()
+            }
+        case .redis(let stream, let consumer):
+            await withTaskGroup(of: Void.self) { group in
+                if let consumer {
+                    group.addTask {
+                        await cancelWhenGracefulShutdown {
+                            await consumer.run(store: { events in try await writer.append(events) })
+                        }
+                    }
+                }
+                group.addTask {
+                    await withGracefulShutdownHandler {
+                        await stream.run()
+                    } onGracefulShutdown: {
+                        stream.finish()
+                    }
+                }
+            }
+        }
     }
 }

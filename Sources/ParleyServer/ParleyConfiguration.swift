@@ -5,6 +5,7 @@ import ParleyAgent
 import ParleyAuth
 import ParleyCore
 import ParleyModels
+import ParleyRedis
 import ParleyStore
 import SystemPackage
 
@@ -46,6 +47,8 @@ public struct ParleyConfiguration: Sendable {
     public var mcp = MCPSettings()
     /// PostgreSQL instead of the SQLite files in the data directory; `nil`: SQLite.
     public var postgres: PostgresSettings?
+    /// Redis for rate limits, the audit queue and the context cache; `nil`: all in process.
+    public var redis: RedisSettings?
 
     public init() {}
 
@@ -107,6 +110,7 @@ public struct ParleyConfiguration: Sendable {
             throw ConfigurationError(key: "chat.contextMessages", reason: "must be 0–500")
         }
         postgres = try Self.postgres(reader)
+        redis = try RedisSettings(reader: reader)
     }
 
     /// `database.url` (`postgres://user:password@host:port/database?sslmode=…`) with its pool settings.
@@ -275,6 +279,56 @@ public struct RateLimitSettings: Sendable {
         tenant = try policy("tenant", "tenant", defaults.tenant)
         authFailures = try policy("authFailures", "auth-failure", defaults.authFailures)
         failOpen = reader.bool(forKey: "ratelimit.failOpen", default: true)
+    }
+}
+
+/// `redis.*` and `audit.*`: where Redis is, and how the audit workers use it.
+public struct RedisSettings: Sendable {
+    public var connection: RedisConfiguration
+    /// Run an audit worker in this process (`audit.worker = inprocess`), or leave the queue to
+    /// `parley worker` processes (`off`).
+    public var inProcessWorker = true
+    public var consumer = RedisAuditConsumer.Settings()
+    /// How long the conversation context stays cached.
+    public var contextTTL: Duration = .seconds(300)
+
+    public init(connection: RedisConfiguration) {
+        self.connection = connection
+    }
+
+    /// `nil` when `redis.url` is not set.
+    init?(reader: ConfigReader) throws {
+        guard let url = reader.string(forKey: "redis.url", isSecret: true), !url.isEmpty else { return nil }
+        do {
+            connection = try RedisConfiguration(url: url)
+        } catch {
+            throw ConfigurationError(key: "redis.url", reason: "\(error); e.g. redis://parley:secret@127.0.0.1:6379/0")
+        }
+        connection.poolSize = reader.int(forKey: "redis.poolSize", default: 4)
+        guard (1...64).contains(connection.poolSize) else { throw ConfigurationError(key: "redis.poolSize", reason: "must be 1–64") }
+        let timeout = reader.int(forKey: "redis.timeoutMilliseconds", default: 500)
+        guard (10...60_000).contains(timeout) else {
+            throw ConfigurationError(key: "redis.timeoutMilliseconds", reason: "must be 10–60000")
+        }
+        connection.commandTimeout = .milliseconds(timeout)
+        connection.connectTimeout = .milliseconds(max(timeout, 1000))
+        connection.clientName = "parley"
+        switch reader.string(forKey: "audit.worker", default: "inprocess") {
+        case "inprocess": inProcessWorker = true
+        case "off": inProcessWorker = false
+        default: throw ConfigurationError(key: "audit.worker", reason: "must be inprocess or off")
+        }
+        func milliseconds(_ key: ConfigKey, _ fallback: Duration, _ range: ClosedRange<Int>) throws -> Duration {
+            let value = reader.int(forKey: key, default: Int(fallback.components.seconds * 1000))
+            guard range.contains(value) else { throw ConfigurationError(key: "\(key)", reason: "must be \(range.lowerBound)–\(range.upperBound)") }
+            return .milliseconds(value)
+        }
+        consumer.claimIdle = try milliseconds("audit.claimIdleMilliseconds", consumer.claimIdle, 100...3_600_000)
+        consumer.claimInterval = try milliseconds("audit.claimIntervalMilliseconds", consumer.claimInterval, 100...3_600_000)
+        consumer.writeDelay = try milliseconds("audit.testWriteDelayMilliseconds", .zero, 0...60_000)
+        consumer.maxDeliveries = reader.int(forKey: "audit.maxDeliveries", default: consumer.maxDeliveries)
+        guard (1...100).contains(consumer.maxDeliveries) else { throw ConfigurationError(key: "audit.maxDeliveries", reason: "must be 1–100") }
+        contextTTL = try milliseconds("cache.contextTtlMilliseconds", contextTTL, 0...86_400_000)
     }
 }
 

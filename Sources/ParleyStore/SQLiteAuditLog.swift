@@ -51,7 +51,7 @@ public enum AuditChain {
 struct SQLiteAuditLog: AuditLogRepository {
     let database: SQLiteDatabase
 
-    private static let columns = "seq, time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash"
+    private static let columns = "seq, time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id"
 
     func append(_ events: [AuditEvent]) async throws -> [AuditRecord] {
         for attempt in 1... {
@@ -67,6 +67,7 @@ struct SQLiteAuditLog: AuditLogRepository {
     }
 
     private func appendOnce(_ events: [AuditEvent]) async throws -> [AuditRecord] {
+        let events = try await unstored(events)
         guard !events.isEmpty else { return [] }
         let last = try await database.query("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         var previous = last.first?.column("hash")?.string ?? AuditRecord.genesisHash
@@ -76,21 +77,36 @@ struct SQLiteAuditLog: AuditLogRepository {
         for event in events {
             let hash = AuditChain.hash(previous: previous, event: event)
             hashes.append((previous, hash))
-            rows.append("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            rows.append("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             binds += [
                 .integer(Clock.millis(event.time)), Self.text(event.tenant?.rawValue), .text(event.actor), .text(event.action),
                 Self.text(event.object), .text(event.outcome.rawValue), Self.text(event.ip), Self.text(event.requestID),
-                Self.text(event.detail), .text(previous), .text(hash),
+                Self.text(event.detail), .text(previous), .text(hash), Self.text(event.id),
             ]
             previous = hash
         }
         let inserted = try await database.query(
             """
-            INSERT INTO audit_log (time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash)
+            INSERT INTO audit_log (time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id)
             VALUES \(rows.joined(separator: ", ")) RETURNING seq
             """, binds)
         return try zip(zip(events, hashes), inserted).map { pair, row in
             AuditRecord(sequence: try row.int("seq"), event: pair.0, previousHash: pair.1.previous, hash: pair.1.hash)
+        }
+    }
+
+    /// The events whose id is not stored yet (a redelivered event is stored once).
+    private func unstored(_ events: [AuditEvent]) async throws -> [AuditEvent] {
+        let ids = events.compactMap(\.id)
+        guard !ids.isEmpty else { return events }
+        let placeholders = ids.indices.map { "?\($0 + 1)" }.joined(separator: ", ")
+        let stored = Set(
+            try await database.query("SELECT event_id FROM audit_log WHERE event_id IN (\(placeholders))", ids.map(SQLiteData.text))
+                .compactMap { $0.column("event_id")?.string })
+        var seen = stored
+        return events.filter { event in
+            guard let id = event.id else { return true }
+            return seen.insert(id).inserted
         }
     }
 
@@ -135,7 +151,7 @@ struct SQLiteAuditLog: AuditLogRepository {
             time: try row.date("time"), tenant: row.optionalString("tenant").flatMap(TenantID.init),
             actor: try row.string("actor"), action: try row.string("action"), object: row.optionalString("object"),
             outcome: outcome, ip: row.optionalString("ip"), requestID: row.optionalString("request_id"),
-            detail: row.optionalString("detail"))
+            detail: row.optionalString("detail"), id: row.optionalString("event_id"))
         return AuditRecord(
             sequence: try row.int("seq"), event: event, previousHash: try row.string("prev_hash"), hash: try row.string("hash"))
     }

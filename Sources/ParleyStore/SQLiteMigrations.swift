@@ -87,6 +87,7 @@ enum SQLiteSchema {
         ),
         Migration(version: 2, name: "audit log", up: auditLogTable, down: ["DROP TABLE audit_log"]),
         Migration(version: 3, name: "linear audit chain", up: [linearAuditChain], down: ["DROP INDEX audit_log_linear"]),
+        Migration(version: 4, name: "audit event ids", up: auditEventIDs, down: auditEventIDsDown),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
@@ -117,6 +118,14 @@ enum SQLiteSchema {
     /// One successor per event: two processes appending to one log (e.g. `parley serve` and
     /// `parley mcp` on the same files) cannot fork the chain; the second append is refused and retried.
     static let linearAuditChain = "CREATE UNIQUE INDEX audit_log_linear ON audit_log (prev_hash)"
+
+    /// The queue's id of each event: a queue that delivers at least once (the Redis Stream)
+    /// cannot store an event twice. Events written before have none (NULLs do not collide).
+    static let auditEventIDs = [
+        "ALTER TABLE audit_log ADD COLUMN event_id TEXT",
+        "CREATE UNIQUE INDEX audit_log_event ON audit_log (event_id)",
+    ]
+    static let auditEventIDsDown = ["DROP INDEX audit_log_event", "ALTER TABLE audit_log DROP COLUMN event_id"]
 }
 
 /// The SQLite schema of the control database (`parley.sqlite`): what belongs to no tenant.
@@ -140,5 +149,6 @@ enum SQLiteControlSchema {
             down: ["DROP TABLE audit_log", "DROP TABLE feature_flags"]
         ),
         Migration(version: 2, name: "linear audit chain", up: [SQLiteSchema.linearAuditChain], down: ["DROP INDEX audit_log_linear"]),
+        Migration(version: 3, name: "audit event ids", up: SQLiteSchema.auditEventIDs, down: SQLiteSchema.auditEventIDsDown),
     ]
 }

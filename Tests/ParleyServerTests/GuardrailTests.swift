@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import Logging
 import ParleyCore
+import ParleyRedis
 import ParleyServer
 import ParleyStore
 import SQLiteNIO
@@ -126,30 +127,32 @@ struct RateLimitTests {
         }
     }
 
-    @Test func aFailingLimiterFailsOpenOrClosedAsConfigured() async throws {
+    @Test func redisDownLimitsFailOpenOrClosedAsConfiguredAndReadinessSaysSo() async throws {
+        // Nothing listens on port 1: Redis is down from the start.
         var open = TestParley()
-        open.rateLimiter = UnreachableRateLimiter()
+        open.configuration.redis = RedisSettings(connection: RedisConfiguration(host: "127.0.0.1", port: 1))
         open.configuration.rateLimits.user = RateLimitPolicy(name: "user", limit: 1, window: .seconds(60))
         let alice = try await open.token("alice")
         try await open.run { client in
             for _ in 0..<3 {
-                let response = try await client.send(.get, "/api/v1/tasks", token: alice)
-                #expect(response.status == .ok)
+                #expect(try await client.send(.get, "/api/v1/tasks", token: alice).status == .ok)
             }
+            let chat = try await client.send(.post, "/api/v1/chat", token: alice, json: chatBody("add a task to buy milk"))
+            #expect(try chat.json["response"]?.stringValue == "Added task 1: Buy milk.")
+            let ready = try await client.send(.get, "/api/v1/readyz", token: nil)
+            #expect(ready.status == .ok)
+            #expect(try ready.json["status"]?.stringValue == "degraded")
+            #expect(try ready.json["checks"]?["redis"]?.stringValue?.contains("unavailable") == true)
         }
         var closed = open
         closed.configuration.rateLimits.failOpen = false
         try await closed.run { client in
             try await client.send(.get, "/api/v1/tasks", token: alice).expectProblem(.serviceUnavailable)
+            let ready = try await client.send(.get, "/api/v1/readyz", token: nil)
+            #expect(ready.status == .serviceUnavailable)
+            #expect(try ready.json["status"]?.stringValue == "unavailable")
         }
     }
-}
-
-/// A limiter whose storage is down (what a Redis outage looks like to the middleware).
-struct UnreachableRateLimiter: RateLimiter {
-    struct Down: Error {}
-
-    func check(_ key: String, policy: RateLimitPolicy, consume: Bool) async throws -> RateLimitDecision { throw Down() }
 }
 
 final class ManualClock: Sendable {

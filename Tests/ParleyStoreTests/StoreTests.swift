@@ -117,6 +117,23 @@ struct StoreTests {
         #expect(changed.id == first.id && changed.rating == .down && changed.comment == "wrong")
     }
 
+    @Test(arguments: Backend.allCases) func aRedeliveredAuditEventIsStoredOnce(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let tenant = fixture.tenant("acme")
+        let log = try await fixture.provider.store(for: tenant, provisioning: .createIfMissing).audit
+        func event(_ id: String?, _ object: String) -> AuditEvent {
+            AuditEvent(tenant: tenant, actor: "alice", action: "task.create", object: object, outcome: .success, id: id)
+        }
+        #expect(try await log.append([event("e1", "task:1"), event(nil, "task:2")]).count == 2)
+        // A queue delivering twice: e1 again (and twice in one batch), a new e2, another id-less one.
+        let second = try await log.append([event("e1", "task:1"), event("e2", "task:3"), event("e2", "task:3"), event(nil, "task:4")])
+        #expect(second.map(\.event.object) == ["task:3", "task:4"])
+        let stored = try await log.query(AuditFilter(limit: 10))
+        #expect(stored.map(\.event.object) == ["task:4", "task:3", "task:2", "task:1"])
+        #expect(stored.map(\.event.id) == [nil, "e2", nil, "e1"])
+        #expect(try await log.verifyChain().checked == 4)
+    }
+
     @Test(arguments: Backend.allCases) func twoProcessesAppendingToOneAuditLogKeepOneChain(backend: Backend) async throws {
         // Two providers on the same storage stand for two processes (replicas, or `parley serve`
         // and `parley mcp` on the same files).
@@ -167,10 +184,13 @@ struct SQLiteMigrationTests {
         for table in ["audit_log", "conversations", "feedback", "messages", "tasks", "users"] { #expect(tables.contains(table)) }
 
         #expect(try await database.rollbackLatest() == SQLiteSchema.latestVersion - 1)
-        // The latest migration made the audit chain linear; its rollback removes that index and nothing else.
+        // The latest migration gave audit events their ids; its rollback removes them and nothing else.
         let afterRollback = try await database.query("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name")
             .compactMap { $0.column("name")?.string }
-        #expect(!afterRollback.contains("audit_log_linear"))
+        #expect(!afterRollback.contains("audit_log_event"))
+        #expect(afterRollback.contains("audit_log_linear"))
+        let columns = try await database.query("SELECT name FROM pragma_table_info('audit_log')").compactMap { $0.column("name")?.string }
+        #expect(!columns.contains("event_id"))
         #expect(afterRollback.contains("audit_log"))
         #expect(afterRollback.contains("tasks"))
         #expect(try await database.migrate() == SQLiteSchema.latestVersion)

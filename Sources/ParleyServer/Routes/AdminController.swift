@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import ParleyCore
+import ParleyRedis
 
 /// `/api/v1/admin`: tenants, the audit log, feature flags and the feedback export. Every route
 /// needs the admin role; those about one tenant act on the request's tenant (which the admin's
@@ -9,11 +10,15 @@ struct AdminController {
     let stores: TenantStores
     let control: any ControlStore
     let flags: FlagService
+    /// The audit dead-letter stream (with Redis).
+    let deadLetters: RedisAuditDeadLetters?
 
     func addRoutes(to group: RouterGroup<ParleyRequestContext>) {
         group.get("admin/tenants", use: listTenants)
         group.post("admin/tenants", use: provisionTenant)
         group.get("admin/audit", use: audit)
+        group.get("admin/audit/dead-letters", use: listDeadLetters)
+        group.post("admin/audit/dead-letters/{id}/replay", use: replayDeadLetter)
         group.get("admin/flags", use: tenantFlags)
         group.patch("admin/flags", use: changeTenantFlags)
         group.get("admin/flags/global", use: globalFlags)
@@ -46,6 +51,66 @@ struct AdminController {
         context.trace?.noteAudit(object: "tenant:\(tenant)")
         guard try await stores.provider.provision(tenant) else { throw ParleyError.conflict("tenant \(tenant) exists already") }
         return try jsonResponse(TenantEntry(id: tenant), status: .created)
+    }
+
+    // MARK: Audit dead letters
+
+    struct DeadLetter: Encodable {
+        let id: String
+        let reason: String
+        let event: AuditEvent?
+    }
+
+    struct DeadLetterPage: Encodable {
+        let deadLetters: [DeadLetter]
+
+        enum CodingKeys: String, CodingKey {
+            case deadLetters = "dead_letters"
+        }
+    }
+
+    /// Events the audit workers could not store, oldest first: the request's tenant's, or with
+    /// `log=system` those of no tenant (and unreadable ones).
+    @Sendable func listDeadLetters(_ request: Request, context: ParleyRequestContext) async throws -> Response {
+        _ = try context.admin()
+        let deadLetters = try requireDeadLetters()
+        let system = try Self.systemLog(request)
+        let tenant = system ? nil : try context.scope().tenant
+        let limit = try request.intQuery("limit", in: 1...1000) ?? 100
+        let entries = try await deadLetters.list(limit: 10_000).filter { $0.event?.tenant == tenant }.prefix(limit)
+        return try jsonResponse(DeadLetterPage(deadLetters: entries.map { DeadLetter(id: $0.id, reason: $0.reason, event: $0.event) }))
+    }
+
+    /// Puts a dead letter back in the audit queue; storing it twice is impossible (its event id).
+    @Sendable func replayDeadLetter(_ request: Request, context: ParleyRequestContext) async throws -> Response {
+        _ = try context.admin()
+        let deadLetters = try requireDeadLetters()
+        let id = try context.parameters.require("id")
+        guard id.utf8.count <= 40, id.allSatisfy({ $0.isNumber || $0 == "-" }) else {
+            throw ParleyError.invalid(field: "id", reason: "must be a stream entry id such as 1700000000000-0")
+        }
+        let tenant = try Self.systemLog(request) ? nil : try context.scope().tenant
+        let entries = try await deadLetters.list(after: nil, limit: 10_000)
+        guard entries.contains(where: { $0.id == id && $0.event?.tenant == tenant }), try await deadLetters.replay(id) else {
+            throw ParleyError.notFound("dead letter \(id)")
+        }
+        context.trace?.noteAudit(object: "audit-dead-letter:\(id)")
+        return try jsonResponse(["replayed": id])
+    }
+
+    private func requireDeadLetters() throws -> RedisAuditDeadLetters {
+        guard let deadLetters else {
+            throw ParleyError.notFound("dead letters: they are kept in Redis, and redis.url is not set (see audit-dead-letter.jsonl)")
+        }
+        return deadLetters
+    }
+
+    static func systemLog(_ request: Request) throws -> Bool {
+        switch request.uri.queryParameters["log"].map(String.init) {
+        case "system"?: return true
+        case nil, "tenant"?: return false
+        case let other?: throw HTTPProblem.malformed("log must be tenant or system, not \(other.prefix(40))", field: "log")
+        }
     }
 
     // MARK: Audit

@@ -4,6 +4,7 @@ import JWTKit
 import ParleyAuth
 import ParleyCore
 import ParleyModels
+import ParleyRedis
 
 /// Liveness, readiness, metrics and the development issuer's public keys.
 struct OperationsController {
@@ -12,6 +13,9 @@ struct OperationsController {
     let devIssuer: DevelopmentIssuer?
     let router: ModelRouter?
     let localModels: [LlamaServerSupervisor]
+    let redis: RedisConnectionPool?
+    /// Whether rate-limited requests go ahead while Redis is down (then Redis down only degrades).
+    let failOpen: Bool
 
     func addRoutes(to router: Router<ParleyRequestContext>) {
         router.get("api/v1/healthz") { _, _ in try jsonResponse(["status": "ok"]) }
@@ -44,7 +48,8 @@ struct OperationsController {
     }
 
     /// Ready when the database answers and every local model server Parley runs is up. Remote
-    /// providers do not count: their outages are what fallback is for.
+    /// providers do not count: their outages are what fallback is for. Redis down is `degraded`
+    /// (still 200) when limits fail open, and not ready when they fail closed.
     @Sendable func readiness(_ request: Request, context: ParleyRequestContext) async throws -> Response {
         var checks: [String: String] = [:]
         var ready = true
@@ -54,6 +59,17 @@ struct OperationsController {
         } catch {
             checks["database"] = "\(error)"
             ready = false
+        }
+        var degraded = false
+        if let redis {
+            do {
+                try await redis.checkHealth(timeout: .seconds(1))
+                checks["redis"] = "ok"
+            } catch {
+                checks["redis"] = "\(error)"
+                // Fail-closed: every limited request would be refused, so this replica is not ready.
+                if failOpen { degraded = true } else { ready = false }
+            }
         }
         var models: [String: ModelStatus]?
         if let router {
@@ -65,7 +81,7 @@ struct OperationsController {
             }
             models = statuses
         }
-        let body = Readiness(status: ready ? "ready" : "unavailable", checks: checks, models: models)
+        let body = Readiness(status: !ready ? "unavailable" : degraded ? "degraded" : "ready", checks: checks, models: models)
         return try jsonResponse(body, status: ready ? .ok : .serviceUnavailable)
     }
 }

@@ -13,13 +13,23 @@ struct PostgresAuditLog: AuditLogRepository {
     /// Names the log in the advisory lock: the tenant id, or `*` for the system log.
     let lockKey: String
 
-    private static let columns = "seq, time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash"
+    private static let columns = "seq, time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id"
 
     func append(_ events: [AuditEvent]) async throws -> [AuditRecord] {
         guard !events.isEmpty else { return [] }
         let lockKey = "parley.audit." + self.lockKey
         return try await database.transaction(in: schema) { connection, logger in
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(lockKey)))", logger: logger)
+            // After the lock: a redelivered event that another writer stored is seen and skipped.
+            let ids = events.compactMap(\.id)
+            var seen = Set<String>()
+            if !ids.isEmpty {
+                let stored = try await connection.query("SELECT event_id FROM audit_log WHERE event_id = ANY(\(ids))", logger: logger)
+                    .collect()
+                seen = Set(try stored.map { try $0.decode(String.self) })
+            }
+            let events = events.filter { event in event.id.map { seen.insert($0).inserted } ?? true }
+            guard !events.isEmpty else { return [] }
             let last = try await connection.query("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1", logger: logger).collect()
             var previous = try last.first?.decode(String.self) ?? AuditRecord.genesisHash
             var binds = PostgresBindings()
@@ -40,13 +50,14 @@ struct PostgresAuditLog: AuditLogRepository {
                 binds.append(event.detail)
                 binds.append(previous)
                 binds.append(hash)
-                tuples.append("(" + (1...11).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+                binds.append(event.id)
+                tuples.append("(" + (1...12).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
                 previous = hash
             }
             let inserted = try await connection.query(
                 PostgresQuery(
                     unsafeSQL: """
-                        INSERT INTO audit_log (time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash)
+                        INSERT INTO audit_log (time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id)
                         VALUES \(tuples.joined(separator: ", ")) RETURNING seq, hash
                         """,
                     binds: binds),
@@ -106,12 +117,12 @@ struct PostgresAuditLog: AuditLogRepository {
     }
 
     static func record(_ row: PostgresRow) throws -> AuditRecord {
-        let (sequence, time, tenant, actor, action, object, outcome, ip, requestID, detail, previous, hash) = try row.decode(
-            (Int, Int, String?, String, String, String?, String, String?, String?, String?, String, String).self)
+        let (sequence, time, tenant, actor, action, object, outcome, ip, requestID, detail, previous, hash, id) = try row.decode(
+            (Int, Int, String?, String, String, String?, String, String?, String?, String?, String, String, String?).self)
         guard let outcome = AuditEvent.Outcome(rawValue: outcome) else { throw StoreError.corrupt(column: "outcome") }
         let event = AuditEvent(
             time: Clock.date(time), tenant: tenant.flatMap(TenantID.init), actor: actor, action: action, object: object,
-            outcome: outcome, ip: ip, requestID: requestID, detail: detail)
+            outcome: outcome, ip: ip, requestID: requestID, detail: detail, id: id)
         return AuditRecord(sequence: sequence, event: event, previousHash: previous, hash: hash)
     }
 }

@@ -76,6 +76,7 @@ enum PostgresSchema {
         Migration(
             version: 3, name: SQLiteSchema.migrations[2].name, up: [SQLiteSchema.linearAuditChain],
             down: ["DROP INDEX audit_log_linear"]),
+        Migration(version: 4, name: SQLiteSchema.migrations[3].name, up: SQLiteSchema.auditEventIDs, down: SQLiteSchema.auditEventIDsDown),
     ]
 
     static let control: [Migration] = [
@@ -106,6 +107,9 @@ enum PostgresSchema {
         Migration(
             version: 2, name: SQLiteControlSchema.migrations[1].name, up: [SQLiteSchema.linearAuditChain],
             down: ["DROP INDEX audit_log_linear"]),
+        Migration(
+            version: 3, name: SQLiteControlSchema.migrations[2].name, up: SQLiteSchema.auditEventIDs,
+            down: SQLiteSchema.auditEventIDsDown),
     ]
 
     static let auditLogTable = [

@@ -1,0 +1,177 @@
+import Foundation
+import Logging
+import NIOCore
+import ParleyCore
+import Synchronization
+
+/// The recent messages of conversations, cached in Redis for every replica: what a chat turn
+/// reads before it calls the agent. Read-through (a miss reads the store and fills the cache),
+/// and invalidated on write by bumping the conversation's version: an entry is served only if
+/// it was filled at the current version, so a fill that raced a write is never served. An
+/// append also carries the entry forward to the new version when it held the one before, so
+/// the next turn of a conversation finds its context in the cache.
+///
+/// Redis down: reads go to the store. A version bump that failed is retried before the next
+/// cached read, and until it succeeds that conversation is not read from the cache.
+public final class RedisContextCache: Sendable {
+    let client: any RedisClient
+    let ttl: Duration
+    let logger: Logger
+    /// Version keys whose bump did not reach Redis yet.
+    private let unbumped = Mutex<Set<String>>([])
+
+    public init(client: any RedisClient, ttl: Duration, logger: Logger) {
+        self.client = client
+        self.ttl = ttl
+        self.logger = logger
+    }
+
+    /// `store` with its conversations read through this cache.
+    public func wrap(_ store: any TenantStore) -> any TenantStore {
+        CachedTenantStore(base: store, cache: self)
+    }
+
+    struct Entry: Codable {
+        var version: Int
+        var limit: Int
+        var messages: [Message]
+    }
+
+    func keys(_ tenant: TenantID, _ user: UserID, _ conversation: Int) -> (entry: String, version: String) {
+        let suffix = "\(tenant.rawValue):\(user.rawValue):\(conversation)"
+        return ("parley:ctx:" + suffix, "parley:ctxver:" + suffix)
+    }
+
+    /// The newest `limit` messages, from the cache when it holds at least that many at the
+    /// current version; else from `load`, which then fills the cache.
+    func messages(
+        tenant: TenantID, user: UserID, conversation: Int, limit: Int, load: () async throws -> [Message]
+    ) async throws -> [Message] {
+        let (entryKey, versionKey) = keys(tenant, user, conversation)
+        guard await flushBumps(), !unbumped.withLock({ $0.contains(versionKey) }) else { return try await load() }
+        let replies: [RESPValue]
+        do {
+            replies = try await client.pipeline([RESPCommand("GET", .string(versionKey)), RESPCommand("GET", .string(entryKey))], timeout: nil)
+        } catch {
+            return try await load()
+        }
+        let version = replies.first?.int ?? 0
+        if let cached = replies.last?.string, let entry = try? RedisJSON.decoder.decode(Entry.self, from: Data(cached.utf8)),
+            entry.version == version, entry.limit >= limit
+        {
+            return Array(entry.messages.suffix(limit))
+        }
+        let messages = try await load()
+        if let json = try? RedisJSON.encoder.encode(Entry(version: version, limit: limit, messages: messages)) {
+            _ = try? await client.set(entryKey, to: .string(String(decoding: json, as: UTF8.self)), expiresIn: ttl)
+        }
+        return messages
+    }
+
+    /// After a write to the conversation (its messages or the conversation itself).
+    func invalidate(tenant: TenantID, user: UserID, conversation: Int) async {
+        let versionKey = keys(tenant, user, conversation).version
+        if await !bump(versionKey) {
+            unbumped.withLock { _ = $0.insert(versionKey) }
+        }
+    }
+
+    /// After messages were appended: the new version, and the entry carried forward to it.
+    func appended(_ messages: [Message], tenant: TenantID, user: UserID, conversation: Int) async {
+        let (entryKey, versionKey) = keys(tenant, user, conversation)
+        guard let replies = try? await client.pipeline(
+            [
+                RESPCommand("INCR", .string(versionKey)), RESPCommand("EXPIRE", .string(versionKey), "86400"),
+                RESPCommand("GET", .string(entryKey)),
+            ], timeout: nil), let version = replies.first?.int
+        else {
+            unbumped.withLock { _ = $0.insert(versionKey) }
+            return
+        }
+        // Only an entry of the version just before holds every message up to this append.
+        guard let cached = replies.last?.string, var entry = try? RedisJSON.decoder.decode(Entry.self, from: Data(cached.utf8)),
+            entry.version == version - 1
+        else { return }
+        entry.version = version
+        entry.messages = Array((entry.messages + messages).sorted { $0.id < $1.id }.suffix(entry.limit))
+        if let json = try? RedisJSON.encoder.encode(entry) {
+            _ = try? await client.set(entryKey, to: .string(String(decoding: json, as: UTF8.self)), expiresIn: ttl)
+        }
+    }
+
+    private func bump(_ versionKey: String) async -> Bool {
+        do {
+            let replies = try await client.pipeline(
+                [RESPCommand("INCR", .string(versionKey)), RESPCommand("EXPIRE", .string(versionKey), "86400")], timeout: nil)
+            return replies.allSatisfy { if case .error = $0 { false } else { true } }
+        } catch {
+            logger.warning("conversation cache invalidation failed; retried later", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Retries failed bumps; `true` when none is left.
+    private func flushBumps() async -> Bool {
+        let pending = unbumped.withLock { $0 }
+        guard !pending.isEmpty else { return true }
+        for key in pending where await bump(key) {
+            unbumped.withLock { _ = $0.remove(key) }
+        }
+        return unbumped.withLock { $0.isEmpty }
+    }
+}
+
+/// A tenant's store whose conversation reads go through the cache.
+struct CachedTenantStore: TenantStore {
+    let base: any TenantStore
+    let cache: RedisContextCache
+
+    var tenant: TenantID { base.tenant }
+    var tasks: any TaskRepository { base.tasks }
+    var conversations: any ConversationRepository {
+        CachedConversationRepository(base: base.conversations, tenant: base.tenant, cache: cache)
+    }
+    var feedback: any FeedbackRepository { base.feedback }
+    var feedbackExport: any FeedbackExportRepository { base.feedbackExport }
+    var audit: any AuditLogRepository { base.audit }
+}
+
+struct CachedConversationRepository: ConversationRepository {
+    let base: any ConversationRepository
+    let tenant: TenantID
+    let cache: RedisContextCache
+
+    func create(user: UserID, title: String) async throws -> Conversation {
+        try await base.create(user: user, title: title)
+    }
+
+    func get(user: UserID, id: Int) async throws -> Conversation? {
+        try await base.get(user: user, id: id)
+    }
+
+    func list(user: UserID, limit: Int, before: Int?) async throws -> [Conversation] {
+        try await base.list(user: user, limit: limit, before: before)
+    }
+
+    func delete(user: UserID, id: Int) async throws -> Bool {
+        let deleted = try await base.delete(user: user, id: id)
+        if deleted { await cache.invalidate(tenant: tenant, user: user, conversation: id) }
+        return deleted
+    }
+
+    func append(user: UserID, conversation: Int, messages: [NewMessage]) async throws -> [Message] {
+        let stored = try await base.append(user: user, conversation: conversation, messages: messages)
+        await cache.appended(stored, tenant: tenant, user: user, conversation: conversation)
+        return stored
+    }
+
+    func messages(user: UserID, conversation: Int?, limit: Int, before: Int?) async throws -> [Message] {
+        // Only the newest messages of one conversation (a chat turn's context) are cached.
+        guard let conversation, before == nil else {
+            return try await base.messages(user: user, conversation: conversation, limit: limit, before: before)
+        }
+        return try await cache.messages(tenant: tenant, user: user, conversation: conversation, limit: limit) {
+            try await base.messages(user: user, conversation: conversation, limit: limit, before: nil)
+        }
+    }
+}
