@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import ParleyCore
 import PostgresNIO
+import Synchronization
 
 /// Where and how to reach PostgreSQL: parsed from `postgres://user:password@host:port/database?sslmode=…`.
 public struct PostgresSettings: Sendable, Hashable {
@@ -127,26 +128,23 @@ public final class PostgresDatabase: Sendable {
     }
 
     /// Answers within the timeout, or fails with 503: while PostgreSQL is down, a lease would
-    /// otherwise wait until the pool gives up (a minute).
+    /// otherwise wait until the pool gives up (a minute), and a query on a connection that died
+    /// without a word may never end. The caller gets its 503 at the deadline, without waiting
+    /// for such a query (it is cancelled, and finishes in the background).
     func bounded<Result: Sendable>(_ operation: @escaping @Sendable () async throws -> Result) async throws -> Result {
-        let timeout = settings.timeout
-        do {
-            return try await withThrowingTaskGroup(of: Result?.self) { group in
-                group.addTask { try await operation() }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let result = first else {
-                    throw ParleyError.unavailable("the database did not answer within \(timeout)")
-                }
-                return result
-            }
-        } catch let error as ParleyError {
+        let work = Task { try await operation() }
+        let outcome = await withTaskCancellationHandler {
+            await Deadline.race(work, timeout: settings.timeout)
+        } onCancel: {
+            work.cancel()
+        }
+        switch outcome {
+        case .success(let result):
+            return result
+        case .failure(let error as ParleyError):
             throw error
-        } catch {
-            if Self.isUnavailable(error) {
+        case .failure(let error):
+            if error is Deadline.Expired || Self.isUnavailable(error) {
                 logger.warning("database unavailable", metadata: ["error": "\(String(reflecting: error))"])
                 throw ParleyError.unavailable("the database is unavailable; try again")
             }
@@ -199,6 +197,48 @@ public final class PostgresDatabase: Sendable {
             return error.code != .server && error.code != .tooManyParameters
         }
         return error is CancellationError || String(reflecting: type(of: error)).contains("ConnectionPoolError")
+    }
+}
+
+/// The first of a task's result and a deadline.
+enum Deadline {
+    struct Expired: Error {}
+
+    static func race<Success: Sendable>(_ work: Task<Success, any Error>, timeout: Duration) async -> Result<Success, any Error> {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Result<Success, any Error>, Never>) in
+            let pending = Pending(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                guard !Task.isCancelled, let continuation = pending.take() else { return }
+                work.cancel()
+                continuation.resume(returning: .failure(Expired()))
+            }
+            Task {
+                let result = await work.result
+                timer.cancel()
+                pending.take()?.resume(returning: result)
+            }
+        }
+    }
+
+    /// A continuation that only the first of two racers takes.
+    private final class Pending<Value: Sendable>: Sendable {
+        private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+
+        init(_ continuation: CheckedContinuation<Value, Never>) {
+            self.continuation = Mutex(continuation)
+        }
+
+        func take() -> CheckedContinuation<Value, Never>? {
+            continuation.withLock { $0.take() }
+        }
+    }
+}
+
+extension Optional {
+    fileprivate mutating func take() -> Wrapped? {
+        defer { self = nil }
+        return self
     }
 }
 
