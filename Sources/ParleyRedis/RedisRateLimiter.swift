@@ -8,11 +8,11 @@ import ParleyCore
 public struct RedisRateLimiter: RateLimiter {
     let client: any RedisClient
     let keyPrefix: String
-    /// Short: while Redis is down, every request pays at most this (the pool's back-off makes
-    /// most of them fail at once anyway).
-    let timeout: Duration
+    /// `nil`: the client's command timeout (`redis.timeoutMilliseconds`). While Redis is down the
+    /// pool's back-off makes most checks fail at once anyway.
+    let timeout: Duration?
 
-    public init(client: any RedisClient, keyPrefix: String = "parley:rl:", timeout: Duration = .milliseconds(250)) {
+    public init(client: any RedisClient, keyPrefix: String = "parley:rl:", timeout: Duration? = nil) {
         self.client = client
         self.keyPrefix = keyPrefix
         self.timeout = timeout

@@ -271,6 +271,15 @@ final class AuditWorker: Service {
                         stream.finish()
                     }
                 }
+                group.addTask {
+                    // The gauge shows what waits in this process's outbox (Redis holds the rest).
+                    await cancelWhenGracefulShutdown {
+                        while !Task.isCancelled {
+                            metrics.auditQueueDepth(stream.depth)
+                            try? await Task.sleep(for: .seconds(1))
+                        }
+                    }
+                }
             }
         }
     }

@@ -95,8 +95,7 @@ extension TestPostgres {
     static func isolated() async throws -> PostgresDatabase {
         let name = "parley_" + UUID().uuidString.prefix(8).lowercased()
         let shared = try await shared()
-        // CREATE DATABASE takes no parameters; the name is made here of hex digits.
-        try await shared.client.query("CREATE DATABASE \(unescaped: name)", logger: Logger(label: "test"))
+        try await shared.createDatabase(named: name)
         var settings = try settings
         settings.database = name
         return try await PostgresDatabase.open(settings: settings, logger: Logger(label: "test"))

@@ -152,6 +152,15 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
+    /// Creates a database on this server (tests and first-time setup); `name` must be a plain
+    /// lower-case identifier, as it cannot be bound.
+    public func createDatabase(named name: String) async throws {
+        guard !name.isEmpty, name.utf8.count <= 63,
+            name.utf8.allSatisfy({ (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5f })
+        else { throw ParleyError.invalid(field: "name", reason: "must be a lower-case identifier") }
+        try await client.query("CREATE DATABASE \(unescaped: name)", logger: logger)
+    }
+
     /// Throws when the database does not answer a trivial query within a second (readiness).
     func checkHealth() async throws {
         let client = self.client
