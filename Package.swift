@@ -119,7 +119,10 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
+            // The web chat: plain files, served as they are.
+            resources: [.copy("Web")],
             swiftSettings: swiftSettings
         ),
         // The `parley` executable: serve, mcp, token, migrate, audit, pii.

@@ -9,6 +9,9 @@ command -v python3 >/dev/null || missing+=(python3)
 command -v psql >/dev/null || missing+=(postgresql-client)
 if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing+=(postgresql); fi
 command -v redis-server >/dev/null || missing+=(redis-server)
+# The web chat's browser tests: Chromium and its driver, from Debian (same source, same version).
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq
@@ -16,14 +19,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The official MCP Python SDK, the client the MCP tests drive Parley with: in a virtualenv
-# outside the repo, created once and reused (scripts/e2e.sh runs it).
+# The official MCP Python SDK (the client the MCP tests drive Parley with) and Selenium (the
+# browser tests): in a virtualenv outside the repo, created once and reused.
 venv="${PARLEY_CACHE:-$HOME/.cache/parley}/venv"
-if ! "$venv/bin/python" -c 'import mcp' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import mcp, selenium' 2>/dev/null; then
   if ! python3 -m venv "$venv" 2>/dev/null; then
     SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-venv
     python3 -m venv "$venv"
   fi
-  "$venv/bin/pip" install -q --disable-pip-version-check "mcp==2.3.0"
+  "$venv/bin/pip" install -q --disable-pip-version-check "mcp==2.3.0" "selenium==4.51.0"
 fi

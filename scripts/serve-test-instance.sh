@@ -10,7 +10,7 @@ mkdir -p "$workdir"
 # The port comes from the environment to exercise the configuration layering. The evaluation
 # replays hundreds of requests from one address within seconds, so the rate limits are off here
 # (they have their own tests).
-(cd "$workdir" && PARLEY_HTTP_PORT=$port PARLEY_RATELIMIT_IP=off PARLEY_RATELIMIT_USER=off PARLEY_RATELIMIT_TENANT=off \
+(cd "$workdir" && PARLEY_HTTP_PORT=$port PARLEY_RATELIMIT_IP=off PARLEY_RATELIMIT_USER=${PARLEY_TEST_RATELIMIT_USER:-off} PARLEY_RATELIMIT_TENANT=off \
   exec "$binary" serve >>"$workdir/parley.log" 2>&1) &
 echo $! >"$workdir/parley.pid"
 # Ready means the database answers and any local model server Parley runs has loaded its model.

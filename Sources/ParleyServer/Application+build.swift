@@ -203,6 +203,9 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
     MCPController(endpoint: mcp.endpoint, stores: stores).addRoutes(to: authenticated(mcpGroup))
     guard surface == .api else { return router }
 
+    WebController(
+        assets: WebAssets.load(directory: configuration.webDirectory, logger: logger), devIssuer: services.devIssuer, auditor: auditor
+    ).addRoutes(to: router, limited: router.group("ui").add(middleware: RateLimitMiddleware(gate: gate, stage: .client)))
     let api = authenticated(router.group("api/v1"))
     TaskController(stores: stores).addRoutes(to: api)
     AdminController(

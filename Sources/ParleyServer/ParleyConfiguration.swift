@@ -49,6 +49,8 @@ public struct ParleyConfiguration: Sendable {
     public var postgres: PostgresSettings?
     /// Redis for rate limits, the audit queue and the context cache; `nil`: all in process.
     public var redis: RedisSettings?
+    /// A directory with the web chat's files, instead of those built in.
+    public var webDirectory: String?
 
     public init() {}
 
@@ -111,6 +113,7 @@ public struct ParleyConfiguration: Sendable {
         }
         postgres = try Self.postgres(reader)
         redis = try RedisSettings(reader: reader)
+        webDirectory = reader.string(forKey: "web.dir")
     }
 
     /// `database.url` (`postgres://user:password@host:port/database?sslmode=…`) with its pool settings.

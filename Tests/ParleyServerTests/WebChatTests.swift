@@ -1,0 +1,52 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import ParleyCore
+import ParleyServer
+import Testing
+
+@Suite("Web chat")
+struct WebChatTests {
+    @Test func servesItsFilesWithAStrictPolicyAndRevalidation() async throws {
+        try await TestParley().run { client in
+            let page = try await client.send(.get, "/", token: nil)
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(page.text.contains(#"<script src="/app.js" defer></script>"#))
+            let policy = try #require(page.headers[.contentSecurityPolicy])
+            #expect(policy.contains("default-src 'none'") && policy.contains("script-src 'self'") && policy.contains("connect-src 'self'"))
+            #expect(policy.contains("require-trusted-types-for 'script'"))
+            #expect(!page.text.contains("http://") && !page.text.contains("https://"), "no external URLs")
+            #expect(page.headers[.cacheControl] == "no-cache")
+
+            let script = try await client.send(.get, "/app.js", token: nil)
+            #expect(script.headers[.contentType] == "text/javascript; charset=utf-8")
+            #expect(!script.text.contains("innerHTML"))
+            let etag = try #require(script.headers[.eTag])
+            let again = try await client.send(.get, "/app.js", token: nil, headers: [.ifNoneMatch: etag])
+            #expect(again.status == .notModified)
+            #expect(try await client.send(.get, "/app.css", token: nil).headers[.contentType] == "text/css; charset=utf-8")
+        }
+    }
+
+    @Test func devSignInMintsATokenForThisMachineOnly() async throws {
+        try await TestParley().run { client in
+            #expect(try await client.send(.get, "/ui/config.json", token: nil).json["dev_auth"] == true)
+            let minted = try await client.send(.post, "/ui/dev-token", token: nil, json: #"{"user": "alice", "tenant": "acme"}"#)
+            #expect(minted.status == .ok)
+            let token = try #require(try minted.json["token"]?.stringValue)
+            #expect(try await client.send(.get, "/api/v1/tasks", token: token).status == .ok)
+            try await client.send(.post, "/ui/dev-token", token: nil, json: #"{"user": "al ice", "tenant": "acme"}"#)
+                .expectProblem(.unprocessableContent, field: "user")
+            try await client.send(.post, "/ui/dev-token", token: nil, json: #"{"user": "alice", "tenant": "Acme!"}"#)
+                .expectProblem(.unprocessableContent, field: "tenant")
+            try await client.send(.post, "/ui/dev-token", token: nil, json: #"{"user": "alice"}"#).expectProblem(.badRequest)
+        }
+        var production = TestParley()
+        production.devAuth = false
+        try await production.run { client in
+            #expect(try await client.send(.get, "/ui/config.json", token: nil).json["dev_auth"] == false)
+            try await client.send(.post, "/ui/dev-token", token: nil, json: #"{"user": "alice", "tenant": "acme"}"#).expectProblem(.notFound)
+        }
+    }
+}
