@@ -90,6 +90,11 @@ PARLEY_BIN="$binary" PARLEY_DATA_DIR="$work/data" PARLEY_URL="$url" TOKEN_A="$to
   "$python" "$root/Tests/mcp/mcp_stdio_test.py" 2>>"$work/mcp.log" || fail "MCP over stdio"
 echo "e2e: MCP ok (parley mcp over Streamable HTTP, and --stdio)"
 
+# ChatKit's backend protocol, checked with the openai-chatkit package's own types.
+"$python" "$root/Tests/chatkit/chatkit_conformance.py" --url "$url" --token "$token" --token2 "$bob" --expect-text "Buy milk" \
+  || fail "ChatKit conformance"
+echo "e2e: ChatKit backend ok"
+
 echo "e2e: PII detection on the labelled corpus (eval/pii/corpus.jsonl)"
 python3 "$root/eval/pii_eval.py" --parley "$binary" --min-recall 0.95 --min-precision 0.95
 

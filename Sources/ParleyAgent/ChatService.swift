@@ -90,6 +90,57 @@ public struct ChatService: Sendable {
         return Turn(conversation: target, userMessage: stored[0], assistantMessage: stored[1], reply: reply)
     }
 
+    // MARK: ChatKit's order: the question is stored first, the answer when it is complete
+
+    /// Stores the user's message (in a new conversation when `conversation` is nil) before any
+    /// answer exists, as ChatKit clients show it at once.
+    public func ask(_ text: String, in conversation: Conversation?, user: UserID, store: any TenantStore) async throws -> (Conversation, Message) {
+        let message = try Self.validMessage(text)
+        let target: Conversation
+        if let conversation {
+            target = conversation
+        } else {
+            target = try await store.conversations.create(user: user, title: Self.title(for: message))
+        }
+        let stored = try await store.conversations.append(user: user, conversation: target.id, messages: [NewMessage(role: .user, content: message)])
+        guard let question = stored.first else { throw ParleyError.notFound("conversation \(target.id)") }
+        return (target, question)
+    }
+
+    /// Stores an empty answer to `question`, to be completed by `answer(_:into:…)`: the answer
+    /// has its id while it is being made.
+    public func placeholder(for question: Message, user: UserID, store: any TenantStore) async throws -> Message {
+        let stored = try await store.conversations.append(
+            user: user, conversation: question.conversationID, messages: [NewMessage(role: .assistant, content: "")])
+        guard let placeholder = stored.first else { throw ParleyError.notFound("conversation \(question.conversationID)") }
+        return placeholder
+    }
+
+    /// Answers a stored question with the messages before it as context, into its placeholder.
+    /// A failed answer removes the placeholder (the question stays, to be retried).
+    public func answer(
+        _ question: Message, into placeholder: Message, user: UserID, store: any TenantStore, agent: (any ChatAgent)? = nil,
+        events: AgentEventSink? = nil, credentials: ToolCredentials? = nil
+    ) async throws -> (answer: Message, reply: AgentReply) {
+        let agent = agent ?? self.agent
+        do {
+            let history = try await store.conversations.messages(
+                user: user, conversation: question.conversationID, limit: contextMessages, before: question.id)
+            let reply = try await toolProvider.withTools(for: TaskService(repository: store.tasks, user: user), credentials: credentials) { executor in
+                let tools: any ToolExecutor = events.map { ReportingToolExecutor(tools: executor, events: $0) } ?? executor
+                return try await agent.respond(to: question.content, history: history, tools: tools, events: events)
+            }
+            guard
+                let answer = try await store.conversations.complete(
+                    user: user, message: placeholder.id, content: reply.text, toolCalls: reply.toolCalls, model: reply.model)
+            else { throw ParleyError.notFound("conversation \(question.conversationID)") }
+            return (answer, reply)
+        } catch {
+            _ = try? await store.conversations.deleteMessages(user: user, conversation: question.conversationID, after: question.id)
+            throw error
+        }
+    }
+
     static func title(for message: String) -> String {
         let firstLine = message.split(whereSeparator: \.isNewline).first.map(String.init) ?? message
         guard firstLine.count > maxTitleLength else { return firstLine }

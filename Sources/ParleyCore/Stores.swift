@@ -39,6 +39,14 @@ public protocol ConversationRepository: Sendable {
     func list(user: UserID, limit: Int, before: Int?) async throws -> [Conversation]
     /// Deletes the conversation with its messages and feedback; `false` when not the user's.
     func delete(user: UserID, id: Int) async throws -> Bool
+    /// Gives the conversation a new title; `nil` when not the user's.
+    func rename(user: UserID, id: Int, title: String) async throws -> Conversation?
+    /// Sets the content of one of the user's assistant messages (an answer stored empty while it
+    /// streams, for ChatKit); `nil` when there is no such message.
+    func complete(user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?) async throws -> Message?
+    /// Deletes the conversation's messages after `messageID` (a retried answer replaces them);
+    /// returns how many went.
+    func deleteMessages(user: UserID, conversation: Int, after messageID: Int) async throws -> Int
     /// Appends messages in order (one write) and touches the conversation.
     func append(user: UserID, conversation: Int, messages: [NewMessage]) async throws -> [Message]
     /// The newest `limit` messages with an id below `before`, returned oldest first; of one

@@ -159,6 +159,22 @@ struct CachedConversationRepository: ConversationRepository {
         return deleted
     }
 
+    func rename(user: UserID, id: Int, title: String) async throws -> Conversation? {
+        try await base.rename(user: user, id: id, title: title)
+    }
+
+    func complete(user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?) async throws -> Message? {
+        let completed = try await base.complete(user: user, message: id, content: content, toolCalls: toolCalls, model: model)
+        if let completed { await cache.invalidate(tenant: tenant, user: user, conversation: completed.conversationID) }
+        return completed
+    }
+
+    func deleteMessages(user: UserID, conversation: Int, after messageID: Int) async throws -> Int {
+        let deleted = try await base.deleteMessages(user: user, conversation: conversation, after: messageID)
+        await cache.invalidate(tenant: tenant, user: user, conversation: conversation)
+        return deleted
+    }
+
     func append(user: UserID, conversation: Int, messages: [NewMessage]) async throws -> [Message] {
         let stored = try await base.append(user: user, conversation: conversation, messages: messages)
         await cache.appended(stored, tenant: tenant, user: user, conversation: conversation)

@@ -213,10 +213,10 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
     ).addRoutes(to: api)
     let userScoped = authenticated(router.group("api/{user_id}"))
     let agents = ChatAgents(ai: services.router.map { ModelAgent(router: $0, maxTurns: configuration.agentMaxTurns) })
-    ChatController(
-        stores: stores, chat: chat, agents: agents, flags: flags, auditor: auditor,
-        metrics: services.metrics
-    ).addRoutes(api: api, userScoped: userScoped)
+    let chatController = ChatController(stores: stores, chat: chat, agents: agents, flags: flags, auditor: auditor, metrics: services.metrics)
+    chatController.addRoutes(api: api, userScoped: userScoped)
+    ChatKitController(stores: stores, chat: chat, agents: agents, flags: flags, chatController: chatController)
+        .addRoutes(to: authenticated(router.group("chatkit")))
     return router
 }
 

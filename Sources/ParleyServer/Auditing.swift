@@ -98,6 +98,7 @@ struct AuditMiddleware: RouterMiddleware {
     /// `task.update` for `PATCH /api/v1/tasks/{id}`, and so on (built once, read per request).
     static let actions: [String: String] = [
         "POST /api/v1/chat": "chat.message",
+        "POST /chatkit": "chatkit.request",
         "POST /mcp": "mcp.message",
         "DELETE /mcp": "mcp.session.close",
         "POST /api/{user_id}/chat": "chat.message",

@@ -75,3 +75,25 @@ func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) th
         status: status, headers: [.contentType: "application/json"],
         body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
+
+/// A Server-Sent Events response whose frames `produce` yields. A client that goes away does not
+/// stop `produce`: the turn it runs is finished and stored; only the writing stops.
+func eventStream(_ produce: @escaping @Sendable (AsyncStream<ByteBuffer>.Continuation) async -> Void) -> Response {
+    let (frames, output) = AsyncStream<ByteBuffer>.makeStream()
+    let body = ResponseBody { writer in
+        async let finished: Void = {
+            await produce(output)
+            output.finish()
+        }()
+        var connected = true
+        for await frame in frames where connected {
+            do { try await writer.write(frame) } catch { connected = false }
+        }
+        await finished
+        if connected { try await writer.finish(nil) }
+    }
+    return Response(
+        status: .ok,
+        headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
+        body: body)
+}

@@ -150,6 +150,34 @@ struct SQLiteConversationRepository: ConversationRepository {
         return !rows.isEmpty
     }
 
+    func rename(user: UserID, id: Int, title: String) async throws -> Conversation? {
+        let rows = try await database.query(
+            """
+            UPDATE conversations SET title = ?3, updated_at = ?4 WHERE user_id = ?1 AND id = ?2
+            RETURNING id, title, created_at, updated_at
+            """,
+            [.text(user.rawValue), .integer(id), .text(title), .integer(Clock.nowMillis())])
+        return try rows.first.map(Self.conversation)
+    }
+
+    func complete(user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?) async throws -> Message? {
+        let calls = String(decoding: try JSONEncoder().encode(toolCalls), as: UTF8.self)
+        let rows = try await database.query(
+            """
+            UPDATE messages SET content = ?3, tool_calls = ?4, model = ?5 WHERE id = ?1 AND user_id = ?2 AND role = 'assistant'
+            RETURNING \(Self.messageColumns)
+            """,
+            [.integer(id), .text(user.rawValue), .text(content), .text(calls), model.map(SQLiteData.text) ?? .null])
+        return try rows.first.map(Self.message)
+    }
+
+    func deleteMessages(user: UserID, conversation: Int, after messageID: Int) async throws -> Int {
+        try await database.query(
+            "DELETE FROM messages WHERE conversation_id = ?1 AND user_id = ?2 AND id > ?3 RETURNING id",
+            [.integer(conversation), .text(user.rawValue), .integer(messageID)]
+        ).count
+    }
+
     func append(user: UserID, conversation: Int, messages: [NewMessage]) async throws -> [Message] {
         guard !messages.isEmpty else { return [] }
         let now = Clock.nowMillis()

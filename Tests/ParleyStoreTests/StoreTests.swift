@@ -103,6 +103,28 @@ struct StoreTests {
         #expect(try await store.conversations.messages(user: alice, conversation: nil, limit: 10, before: nil).isEmpty)
     }
 
+    @Test(arguments: Backend.allCases) func answersAreCompletedRenamedAndTrimmedOnlyByTheirOwner(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)
+        let conversation = try await store.conversations.create(user: alice, title: "first")
+        let stored = try await store.conversations.append(
+            user: alice, conversation: conversation.id,
+            messages: [NewMessage(role: .user, content: "q1"), NewMessage(role: .assistant, content: ""), NewMessage(role: .user, content: "q2")])
+        let call = ToolCallRecord(name: "add_task", arguments: ["title": "x"], result: ["task": ["id": 1]])
+        #expect(try await store.conversations.complete(user: bob, message: stored[1].id, content: "a1", toolCalls: [], model: nil) == nil)
+        #expect(try await store.conversations.complete(user: alice, message: stored[0].id, content: "not an answer", toolCalls: [], model: nil) == nil)
+        let answer = try #require(try await store.conversations.complete(user: alice, message: stored[1].id, content: "a1", toolCalls: [call], model: "basic"))
+        #expect(answer.content == "a1" && answer.toolCalls == [call] && answer.model == "basic" && answer.createdAt == stored[1].createdAt)
+
+        #expect(try await store.conversations.rename(user: bob, id: conversation.id, title: "pwned") == nil)
+        #expect(try await store.conversations.rename(user: alice, id: conversation.id, title: "Groceries")?.title == "Groceries")
+
+        #expect(try await store.conversations.deleteMessages(user: bob, conversation: conversation.id, after: stored[0].id) == 0)
+        #expect(try await store.conversations.deleteMessages(user: alice, conversation: conversation.id, after: stored[0].id) == 2)
+        let left = try await store.conversations.messages(user: alice, conversation: conversation.id, limit: 10, before: nil)
+        #expect(left.map(\.content) == ["q1"])
+    }
+
     @Test(arguments: Backend.allCases) func feedbackOnlyOnTheUsersOwnAssistantMessages(backend: Backend) async throws {
         let fixture = try await backend.fixture()
         let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)

@@ -128,12 +128,17 @@ struct ChatController {
 
     /// Metrics and audit of a finished turn.
     func record(_ turn: ChatService.Turn, context: ParleyRequestContext) {
-        for call in turn.reply.toolCalls { metrics.recordToolCall(name: call.name, ok: call.result["error"] == nil) }
-        metrics.recordReply(model: turn.reply.model, fallback: turn.reply.fallbackUsed)
-        auditToolCalls(turn.reply.toolCalls, context: context)
+        recordReply(turn.reply, conversation: turn.conversation.id, context: context)
+    }
+
+    /// Metrics and audit of an answer, however it was asked for (this API, ChatKit).
+    func recordReply(_ reply: AgentReply, conversation: Int, context: ParleyRequestContext) {
+        for call in reply.toolCalls { metrics.recordToolCall(name: call.name, ok: call.result["error"] == nil) }
+        metrics.recordReply(model: reply.model, fallback: reply.fallbackUsed)
+        auditToolCalls(reply.toolCalls, context: context)
         context.trace?.noteAudit(
-            object: "conversation:\(turn.conversation.id)",
-            detail: turn.reply.toolCalls.isEmpty ? nil : "tools: " + turn.reply.toolCalls.map(\.name).joined(separator: ", "))
+            object: "conversation:\(conversation)",
+            detail: reply.toolCalls.isEmpty ? nil : "tools: " + reply.toolCalls.map(\.name).joined(separator: ", "))
     }
 
     /// The turn as Server-Sent Events: `delta` {text} pieces (`restart` {}: drop the text so far),
@@ -142,37 +147,23 @@ struct ChatController {
     /// deltas joined), or `error` with a problem. A client that goes away does not stop the turn:
     /// it is finished and stored, and shows up in the history.
     func stream(_ pending: PendingTurn, context: ParleyRequestContext) -> Response {
-        let (frames, output) = AsyncStream<ByteBuffer>.makeStream()
-        let body = ResponseBody { writer in
-            async let finished: Void = {
-                do {
-                    let turn = try await chat.run(
-                        pending.prepared, user: pending.user, store: pending.store, agent: pending.agent,
-                        events: { event in output.yield(Self.frame(event)) }, credentials: pending.credentials)
-                    record(turn, context: context)
-                    output.yield(Self.frame("done", ChatReply(turn)))
-                } catch {
-                    let problem = HTTPProblem.from(error)
-                    output.yield(
-                        Self.frame(
-                            "error",
-                            Problem(
-                                title: problem.status.reasonPhrase, status: problem.status.code, detail: problem.detail,
-                                requestID: context.requestID)))
-                }
-                output.finish()
-            }()
-            var connected = true
-            for await frame in frames where connected {
-                do { try await writer.write(frame) } catch { connected = false }
+        eventStream { output in
+            do {
+                let turn = try await chat.run(
+                    pending.prepared, user: pending.user, store: pending.store, agent: pending.agent,
+                    events: { event in output.yield(Self.frame(event)) }, credentials: pending.credentials)
+                record(turn, context: context)
+                output.yield(Self.frame("done", ChatReply(turn)))
+            } catch {
+                let problem = HTTPProblem.from(error)
+                output.yield(
+                    Self.frame(
+                        "error",
+                        Problem(
+                            title: problem.status.reasonPhrase, status: problem.status.code, detail: problem.detail,
+                            requestID: context.requestID)))
             }
-            await finished
-            if connected { try await writer.finish(nil) }
         }
-        return Response(
-            status: .ok,
-            headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
-            body: body)
     }
 
     static func frame(_ event: AgentEvent) -> ByteBuffer {

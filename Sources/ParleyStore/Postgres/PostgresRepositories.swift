@@ -161,6 +161,42 @@ struct PostgresConversationRepository: ConversationRepository {
         }
     }
 
+    func rename(user: UserID, id: Int, title: String) async throws -> Conversation? {
+        let now = Clock.nowMillis()
+        return try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(
+                """
+                UPDATE conversations SET title = \(title), updated_at = \(now) WHERE user_id = \(user.rawValue) AND id = \(id)
+                RETURNING id, title, created_at, updated_at
+                """, logger: logger
+            ).collect().first.map(Self.conversation)
+        }
+    }
+
+    func complete(user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?) async throws -> Message? {
+        let calls = String(decoding: try JSONEncoder().encode(toolCalls), as: UTF8.self)
+        return try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(
+                """
+                UPDATE messages SET content = \(content), tool_calls = \(calls), model = \(model)::text
+                WHERE id = \(id) AND user_id = \(user.rawValue) AND role = 'assistant'
+                RETURNING \(unescaped: Self.messageColumns)
+                """, logger: logger
+            ).collect().first.map(Self.message)
+        }
+    }
+
+    func deleteMessages(user: UserID, conversation: Int, after messageID: Int) async throws -> Int {
+        try await database.transaction(in: schema) { connection, logger in
+            try await connection.query(
+                """
+                DELETE FROM messages WHERE conversation_id = \(conversation) AND user_id = \(user.rawValue) AND id > \(messageID)
+                RETURNING id
+                """, logger: logger
+            ).collect().count
+        }
+    }
+
     func append(user: UserID, conversation: Int, messages: [NewMessage]) async throws -> [Message] {
         guard !messages.isEmpty else { return [] }
         var binds = PostgresBindings()
