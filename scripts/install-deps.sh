@@ -23,11 +23,11 @@ fi
 # browser tests) and OpenAI's ChatKit package (whose types check /chatkit): in a virtualenv
 # outside the repo, created once and reused.
 venv="${PARLEY_CACHE:-$HOME/.cache/parley}/venv"
-if ! "$venv/bin/python" -c 'import mcp, selenium, chatkit.types' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import mcp, selenium, chatkit.types, jwt, cryptography' 2>/dev/null; then
   if ! python3 -m venv "$venv" 2>/dev/null; then
     SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-venv
     python3 -m venv "$venv"
   fi
-  "$venv/bin/pip" install -q --disable-pip-version-check "mcp==2.3.0" "selenium==4.51.0" "openai-chatkit==1.6.5"
+  "$venv/bin/pip" install -q --disable-pip-version-check "mcp==2.3.0" "selenium==4.51.0" "openai-chatkit==1.6.5" "PyJWT[crypto]==2.15.1"
 fi

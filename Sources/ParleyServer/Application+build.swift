@@ -203,8 +203,12 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
     MCPController(endpoint: mcp.endpoint, stores: stores).addRoutes(to: authenticated(mcpGroup))
     guard surface == .api else { return router }
 
+    let webSignIn = configuration.webClientID.flatMap { client in
+        configuration.issuers.first.map { WebController.OIDC(issuer: $0.issuer, clientID: client, scope: configuration.webScope) }
+    }
     WebController(
-        assets: WebAssets.load(directory: configuration.webDirectory, logger: logger), devIssuer: services.devIssuer, auditor: auditor
+        assets: WebAssets.load(directory: configuration.webDirectory, logger: logger), devIssuer: services.devIssuer, oidc: webSignIn,
+        auditor: auditor
     ).addRoutes(to: router, limited: router.group("ui").add(middleware: RateLimitMiddleware(gate: gate, stage: .client)))
     let api = authenticated(router.group("api/v1"))
     TaskController(stores: stores).addRoutes(to: api)

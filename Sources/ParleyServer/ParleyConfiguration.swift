@@ -51,6 +51,10 @@ public struct ParleyConfiguration: Sendable {
     public var redis: RedisSettings?
     /// A directory with the web chat's files, instead of those built in.
     public var webDirectory: String?
+    /// The web chat's public client id at the first identity provider (`auth.oidc.*`): with it,
+    /// the page signs people in with the Authorization Code flow and PKCE.
+    public var webClientID: String?
+    public var webScope = "openid profile"
 
     public init() {}
 
@@ -114,6 +118,8 @@ public struct ParleyConfiguration: Sendable {
         postgres = try Self.postgres(reader)
         redis = try RedisSettings(reader: reader)
         webDirectory = reader.string(forKey: "web.dir")
+        webClientID = reader.string(forKey: "web.oidcClientId")
+        webScope = reader.string(forKey: "web.oidcScope", default: webScope)
     }
 
     /// `database.url` (`postgres://user:password@host:port/database?sslmode=…`) with its pool settings.

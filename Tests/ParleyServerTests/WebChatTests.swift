@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import ParleyAuth
 import ParleyCore
 import ParleyServer
 import Testing
@@ -47,6 +48,20 @@ struct WebChatTests {
         try await production.run { client in
             #expect(try await client.send(.get, "/ui/config.json", token: nil).json["dev_auth"] == false)
             try await client.send(.post, "/ui/dev-token", token: nil, json: #"{"user": "alice", "tenant": "acme"}"#).expectProblem(.notFound)
+        }
+    }
+
+    @Test func withAnIdentityProviderThePageSignsInThereAndMayTalkToIt() async throws {
+        var parley = TestParley()
+        parley.devAuth = false
+        parley.configuration.issuers = [IssuerConfiguration(name: "oidc", preset: .oidc, issuer: "https://sso.example.com/realms/acme", audience: "parley")]
+        parley.configuration.webClientID = "parley-web"
+        try await parley.run { client in
+            let config = try await client.send(.get, "/ui/config.json", token: nil).json
+            #expect(config["dev_auth"] == false)
+            #expect(config["oidc"] == ["issuer": "https://sso.example.com/realms/acme", "client_id": "parley-web", "scope": "openid profile"])
+            let policy = try await client.send(.get, "/", token: nil).headers[.contentSecurityPolicy] ?? ""
+            #expect(policy.contains("connect-src 'self' https://sso.example.com;"))
         }
     }
 }

@@ -79,16 +79,13 @@ def send(driver, text):
     box.send_keys(Keys.ENTER)
 
 
-def last_assistant_text(driver):
-    items = driver.find_elements(By.CSS_SELECTOR, "#messages .assistant .text")
-    return items[-1].text if items else ""
-
-
-def admin_get(path):
+def admin(path, method="GET", body=None):
     token = subprocess.run(
         [os.environ["PARLEY_BIN"], "token", "--user", "root", "--tenant", TENANT, "--admin"],
         cwd=os.environ["PARLEY_WORKDIR"], check=True, capture_output=True, text=True).stdout.strip()
-    request = urllib.request.Request(URL + path, headers={"Authorization": "Bearer " + token})
+    headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(URL + path, data=data, method=method, headers=headers)
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
@@ -104,116 +101,175 @@ def sign_in(driver, user):
     wait(driver, visible("#composer"))
 
 
-def main():
+def with_dev_sign_in(driver):
+    """Parley as a newcomer runs it (dev auth on loopback): everything a person does in the chat."""
     alice = f"alice-{uuid.uuid4().hex[:6]}"
+    driver.get(URL + "/")
+    wait(driver, visible("#signin-form"))
+    shot(driver, "01-sign-in")
+    sign_in(driver, alice)
+    check(driver.find_element(By.ID, "who").text == alice, f"signed in as {alice}")
+
+    # A message, streamed in, with the tool call shown inline and the task in the panel.
+    send(driver, "add a task to buy milk")
+    wait(driver, text_in("#messages .assistant .text", "Added task 1: Buy milk."))
+    tool_line = driver.find_element(By.CSS_SELECTOR, "#messages .tool-call").text
+    check("Added task 1: Buy milk" in tool_line, f"the tool call is shown inline: {tool_line!r}")
+    wait(driver, text_in("#tasks", "1. Buy milk"))
+    check("1. Buy milk" in driver.find_element(By.ID, "tasks").text, "the task panel shows the new task")
+    shot(driver, "02-reply-and-task")
+
+    # Thumbs up with a comment, stored and visible through the admin API.
+    driver.find_element(By.CSS_SELECTOR, "#messages .assistant .rate[data-rating=up]").click()
+    wait(driver, visible("#messages .feedback-comment input"))
+    comment = driver.find_element(By.CSS_SELECTOR, "#messages .feedback-comment input")
+    comment.send_keys("exactly right")
+    comment.send_keys(Keys.ENTER)
+    wait(driver, text_in("#messages .feedback", "Thanks for the feedback."))
+    feedback = [f for f in admin("/api/v1/admin/feedback")["feedback"] if f.get("user") == alice]
+    check(len(feedback) == 1 and feedback[0]["rating"] == "up" and feedback[0]["comment"] == "exactly right",
+          f"the thumbs-up is stored: {feedback}")
+    shot(driver, "03-feedback")
+
+    # Reload: still signed in, the conversation is listed and its history comes back.
+    driver.refresh()
+    wait(driver, visible("#conversations .conversation"))
+    driver.find_element(By.CSS_SELECTOR, "#conversations .conversation").click()
+    wait(driver, text_in("#messages", "Added task 1: Buy milk."))
+    check("add a task to buy milk" in driver.find_element(By.ID, "messages").text, "after a reload the history is shown")
+    shot(driver, "04-history-after-reload")
+
+    # A second conversation, then back to the first.
+    driver.find_element(By.ID, "new-chat").click()
+    check(driver.find_elements(By.CSS_SELECTOR, "#messages .message") == [], "a new chat starts empty")
+    send(driver, "what's on my list?")
+    wait(driver, text_in("#messages .assistant .text", "1. Buy milk (pending)"))
+    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#conversations .conversation")) == 2)
+    first = driver.find_elements(By.CSS_SELECTOR, "#conversations .conversation")[-1]
+    first.click()
+    wait(driver, text_in("#messages", "add a task to buy milk"))
+    check("what's on my list" not in driver.find_element(By.ID, "messages").text, "switching conversations shows the other history")
+    shot(driver, "05-switched-conversation")
+
+    # Shift+Enter is a new line, not a send.
+    box = driver.find_element(By.ID, "message")
+    box.send_keys("first line")
+    box.send_keys(Keys.SHIFT, Keys.ENTER)
+    box.send_keys("second line")
+    check(box.get_attribute("value") == "first line\nsecond line", "Shift+Enter adds a new line")
+    box.clear()
+
+    # The chatbot switched off by an admin: the page says so, and keeps the message.
+    admin("/api/v1/admin/flags", "PATCH", {"chatbot.enabled": False})
+    send(driver, "add a task to call mom")
+    wait(driver, text_in("#notice", "not available"))
+    check("switched off" in driver.find_element(By.ID, "notice").text, f"503 explained: {driver.find_element(By.ID, 'notice').text!r}")
+    check("call mom" not in driver.find_element(By.ID, "messages").text, "the refused message is not shown as sent")
+    shot(driver, "05b-chatbot-off")
+    admin("/api/v1/admin/flags", "PATCH", {"chatbot.enabled": None})
+    driver.find_element(By.ID, "message").clear()
+
+    # The network gone: the page says so.
+    driver.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+    send(driver, "add a task to call mom")
+    wait(driver, text_in("#notice", "Cannot reach Parley"))
+    check(True, "a lost connection is explained")
+    shot(driver, "05c-offline")
+    driver.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
+    driver.find_element(By.ID, "message").clear()
+
+    # Keyboard only: Tab reaches the composer's button.
+    driver.find_element(By.ID, "message").send_keys(Keys.TAB)
+    check(driver.switch_to.active_element.get_attribute("id") == "send", "Tab moves from the message to Send")
+
+    # The rate limit: a clear message with the wait.
+    bob = f"bob-{uuid.uuid4().hex[:6]}"
+    driver.find_element(By.ID, "sign-out").click()
+    sign_in(driver, bob)
+    limited = False
+    for n in range(40):
+        send(driver, f"add a task to item {n}")
+        try:
+            wait(driver, lambda d: not d.find_element(By.ID, "send").get_attribute("disabled"), 10)
+        except TimeoutException:
+            pass
+        notice = driver.find_element(By.ID, "notice")
+        if notice.is_displayed() and "too fast" in notice.text:
+            limited = True
+            break
+    notice_text = driver.find_element(By.ID, "notice").text
+    check(limited and "Try again in" in notice_text, f"the 429 is explained: {notice_text!r}")
+    check(driver.find_element(By.ID, "message").get_attribute("value").startswith("add a task to item"),
+          "the refused message stays in the box to send again")
+    shot(driver, "06-rate-limited")
+
+    # A phone-sized window, then the dark theme.
+    driver.set_window_size(390, 844)
+    wait(driver, EC.invisibility_of_element_located((By.ID, "sidebar")))
+    composer = driver.find_element(By.ID, "composer").rect
+    check(composer["x"] >= 0 and composer["x"] + composer["width"] <= 400, f"the composer fits a phone screen: {composer}")
+    check(driver.find_element(By.ID, "open-sidebar").is_displayed(), "on a phone the conversation list is behind a button")
+    shot(driver, "07-phone")
+    driver.find_element(By.ID, "open-sidebar").click()
+    wait(driver, visible("#theme"))
+    driver.find_element(By.ID, "theme").click()
+    theme = driver.execute_script("return document.documentElement.dataset.theme")
+    check(theme in ("dark", "light"), f"the theme button sets a theme: {theme}")
+    if theme != "dark":
+        driver.find_element(By.ID, "theme").click()
+    driver.find_element(By.ID, "close-sidebar").click()
+    wait(driver, EC.invisibility_of_element_located((By.ID, "sidebar")))
+    background = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+    check(background == "rgb(16, 19, 24)", f"the dark theme is dark: {background}")
+    shot(driver, "08-phone-dark")
+
+    # Nothing broke on the way: the only console errors are the requests refused on purpose
+    # (429, 503) and those sent while offline.
+    expected = ("status of 429", "status of 503", "ERR_INTERNET_DISCONNECTED")
+    errors = [entry["message"] for entry in driver.get_log("browser")
+              if entry["level"] == "SEVERE" and not any(text in entry["message"] for text in expected)]
+    check(not errors, f"no errors in the browser console: {errors[:3]}")
+
+
+def with_identity_provider(driver):
+    """Parley with an identity provider (Tests/browser/test_idp.py) and dev auth off: the
+    Authorization Code flow with PKCE, in the browser."""
+    idp = os.environ["IDP_URL"]
+    driver.get(URL + "/")
+    wait(driver, visible("#signin-oidc"))
+    check(not driver.find_element(By.ID, "signin-user").is_displayed(), "with an identity provider, no name form")
+    shot(driver, "11-oidc-sign-in")
+    driver.find_element(By.ID, "signin-oidc").click()
+    wait(driver, visible("#idp-user"))
+    check(driver.current_url.startswith(idp + "/authorize?"), f"the browser went to the identity provider: {driver.current_url[:60]}")
+    check("code_challenge_method=S256" in driver.current_url, "with a PKCE challenge")
+    driver.find_element(By.ID, "idp-user").send_keys("carol")
+    driver.find_element(By.ID, "idp-login").click()
+    wait(driver, visible("#composer"))
+    check(driver.current_url.rstrip("/") == URL, f"back at Parley, the code gone from the address bar: {driver.current_url}")
+    check(driver.find_element(By.ID, "who").text == "carol", "signed in as the identity provider's user")
+    with urllib.request.urlopen(idp + "/stats", timeout=5) as response:
+        stats = json.load(response)
+    check(stats["tokens_issued"] == 1 and stats["pkce_refused"] == 0, f"the provider checked the PKCE verifier and issued one token: {stats}")
+    send(driver, "add a task to water the plants")
+    wait(driver, text_in("#messages .assistant .text", "Added task 1: Water the plants."))
+    check("1. Water the plants" in driver.find_element(By.ID, "tasks").text, "chatting works with the provider's token")
+    shot(driver, "12-oidc-signed-in")
+
+    # A callback that does not match the sign-in this tab started is refused.
+    driver.find_element(By.ID, "sign-out").click()
+    driver.get(URL + "/?code=forged&state=forged")
+    wait(driver, text_in("#signin-error", "could not be verified"))
+    check(driver.find_element(By.ID, "app").is_displayed() is False, "a forged callback does not sign anyone in")
+    shot(driver, "13-oidc-forged-callback")
+
+
+def run(scenario):
     driver = browser()
     try:
-        driver.get(URL + "/")
-        wait(driver, visible("#signin-form"))
-        shot(driver, "01-sign-in")
-        sign_in(driver, alice)
-        check(driver.find_element(By.ID, "who").text == alice, f"signed in as {alice}")
-
-        # A message, streamed in, with the tool call shown inline and the task in the panel.
-        send(driver, "add a task to buy milk")
-        wait(driver, text_in("#messages .assistant .text", "Added task 1: Buy milk."))
-        tool_line = driver.find_element(By.CSS_SELECTOR, "#messages .tool-call").text
-        check("Added task 1: Buy milk" in tool_line, f"the tool call is shown inline: {tool_line!r}")
-        wait(driver, text_in("#tasks", "1. Buy milk"))
-        check("1. Buy milk" in driver.find_element(By.ID, "tasks").text, "the task panel shows the new task")
-        shot(driver, "02-reply-and-task")
-
-        # Thumbs up with a comment, stored and visible through the admin API.
-        driver.find_element(By.CSS_SELECTOR, "#messages .assistant .rate[data-rating=up]").click()
-        wait(driver, visible("#messages .feedback-comment input"))
-        comment = driver.find_element(By.CSS_SELECTOR, "#messages .feedback-comment input")
-        comment.send_keys("exactly right")
-        comment.send_keys(Keys.ENTER)
-        wait(driver, text_in("#messages .feedback", "Thanks for the feedback."))
-        feedback = [f for f in admin_get("/api/v1/admin/feedback")["feedback"] if f.get("user") == alice]
-        check(len(feedback) == 1 and feedback[0]["rating"] == "up" and feedback[0]["comment"] == "exactly right",
-              f"the thumbs-up is stored: {feedback}")
-        shot(driver, "03-feedback")
-
-        # Reload: still signed in, the conversation is listed and its history comes back.
-        driver.refresh()
-        wait(driver, visible("#conversations .conversation"))
-        driver.find_element(By.CSS_SELECTOR, "#conversations .conversation").click()
-        wait(driver, text_in("#messages", "Added task 1: Buy milk."))
-        check("add a task to buy milk" in driver.find_element(By.ID, "messages").text, "after a reload the history is shown")
-        shot(driver, "04-history-after-reload")
-
-        # A second conversation, then back to the first.
-        driver.find_element(By.ID, "new-chat").click()
-        check(driver.find_elements(By.CSS_SELECTOR, "#messages .message") == [], "a new chat starts empty")
-        send(driver, "what's on my list?")
-        wait(driver, text_in("#messages .assistant .text", "1. Buy milk (pending)"))
-        wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#conversations .conversation")) == 2)
-        first = driver.find_elements(By.CSS_SELECTOR, "#conversations .conversation")[-1]
-        first.click()
-        wait(driver, text_in("#messages", "add a task to buy milk"))
-        check("what's on my list" not in driver.find_element(By.ID, "messages").text, "switching conversations shows the other history")
-        shot(driver, "05-switched-conversation")
-
-        # Shift+Enter is a new line, not a send.
-        box = driver.find_element(By.ID, "message")
-        box.send_keys("first line")
-        box.send_keys(Keys.SHIFT, Keys.ENTER)
-        box.send_keys("second line")
-        check(box.get_attribute("value") == "first line\nsecond line", "Shift+Enter adds a new line")
-        box.clear()
-
-        # Keyboard only: Tab reaches the composer's button.
-        driver.find_element(By.ID, "message").send_keys(Keys.TAB)
-        check(driver.switch_to.active_element.get_attribute("id") == "send", "Tab moves from the message to Send")
-
-        # The rate limit: a clear message with the wait.
-        bob = f"bob-{uuid.uuid4().hex[:6]}"
-        driver.find_element(By.ID, "sign-out").click()
-        sign_in(driver, bob)
-        limited = False
-        for n in range(40):
-            send(driver, f"add a task to item {n}")
-            try:
-                wait(driver, lambda d: not d.find_element(By.ID, "send").get_attribute("disabled"), 10)
-            except TimeoutException:
-                pass
-            notice = driver.find_element(By.ID, "notice")
-            if notice.is_displayed() and "too fast" in notice.text:
-                limited = True
-                break
-        notice_text = driver.find_element(By.ID, "notice").text
-        check(limited and "Try again in" in notice_text, f"the 429 is explained: {notice_text!r}")
-        check(driver.find_element(By.ID, "message").get_attribute("value").startswith("add a task to item"),
-              "the refused message stays in the box to send again")
-        shot(driver, "06-rate-limited")
-
-        # A phone-sized window, then the dark theme.
-        driver.set_window_size(390, 844)
-        wait(driver, EC.invisibility_of_element_located((By.ID, "sidebar")))
-        composer = driver.find_element(By.ID, "composer").rect
-        check(composer["x"] >= 0 and composer["x"] + composer["width"] <= 400, f"the composer fits a phone screen: {composer}")
-        check(driver.find_element(By.ID, "open-sidebar").is_displayed(), "on a phone the conversation list is behind a button")
-        shot(driver, "07-phone")
-        driver.find_element(By.ID, "open-sidebar").click()
-        wait(driver, visible("#theme"))
-        driver.find_element(By.ID, "theme").click()
-        theme = driver.execute_script("return document.documentElement.dataset.theme")
-        check(theme in ("dark", "light"), f"the theme button sets a theme: {theme}")
-        if theme != "dark":
-            driver.find_element(By.ID, "theme").click()
-        driver.find_element(By.ID, "close-sidebar").click()
-        wait(driver, EC.invisibility_of_element_located((By.ID, "sidebar")))
-        background = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
-        check(background == "rgb(16, 19, 24)", f"the dark theme is dark: {background}")
-        shot(driver, "08-phone-dark")
-
-        # Nothing broke on the way: the only console errors are the refused (429) requests.
-        errors = [entry["message"] for entry in driver.get_log("browser")
-                  if entry["level"] == "SEVERE" and "429" not in entry["message"]]
-        check(not errors, f"no errors in the browser console: {errors[:3]}")
+        scenario(driver)
     except Exception as error:  # a failed wait: record it with a screenshot of the moment
-        shot(driver, "99-failure")
+        shot(driver, f"99-failure-{scenario.__name__}")
         failures.append(f"{type(error).__name__}: {error}")
         print(f"FAIL {type(error).__name__}: {error}", flush=True)
     finally:
@@ -223,4 +279,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(with_identity_provider if os.environ.get("IDP_URL") else with_dev_sign_in))

@@ -47,21 +47,62 @@ struct WebAssets: Sendable {
 /// talk only to this origin; and, while dev auth is on, a sign-in that mints development tokens
 /// for clients on this machine.
 struct WebController {
-    static let contentSecurityPolicy = [
-        "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
-        "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'", "require-trusted-types-for 'script'",
-    ].joined(separator: "; ")
+    /// Signing in at an identity provider: the page fetches its discovery document and token
+    /// endpoint, so its origin joins `connect-src`.
+    struct OIDC: Encodable {
+        let issuer: String
+        let clientID: String
+        let scope: String
+
+        enum CodingKeys: String, CodingKey {
+            case issuer, scope
+            case clientID = "client_id"
+        }
+
+        var origin: String? {
+            guard let url = URL(string: issuer), let scheme = url.scheme, let host = url.host else { return nil }
+            return "\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")
+        }
+    }
+
+    static func contentSecurityPolicy(connecting origins: [String]) -> String {
+        [
+            "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+            (["connect-src 'self'"] + origins).joined(separator: " "), "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
+            "require-trusted-types-for 'script'",
+        ].joined(separator: "; ")
+    }
 
     let assets: WebAssets
     let devIssuer: DevelopmentIssuer?
+    let oidc: OIDC?
     let auditor: Auditor
+    let contentSecurityPolicy: String
+
+    init(assets: WebAssets, devIssuer: DevelopmentIssuer?, oidc: OIDC?, auditor: Auditor) {
+        self.assets = assets
+        self.devIssuer = devIssuer
+        self.oidc = oidc
+        self.auditor = auditor
+        self.contentSecurityPolicy = Self.contentSecurityPolicy(connecting: oidc?.origin.map { [$0] } ?? [])
+    }
+
+    struct UIConfig: Encodable {
+        let devAuth: Bool
+        let oidc: OIDC?
+
+        enum CodingKeys: String, CodingKey {
+            case oidc
+            case devAuth = "dev_auth"
+        }
+    }
 
     func addRoutes(to router: Router<ParleyRequestContext>, limited: RouterGroup<ParleyRequestContext>) {
         router.get("/") { request, _ in try serve("index.html", request) }
         router.get("app.js") { request, _ in try serve("app.js", request) }
         router.get("app.css") { request, _ in try serve("app.css", request) }
         router.get("ui/config.json") { _, _ in
-            try jsonResponse(["dev_auth": devIssuer != nil])
+            try jsonResponse(UIConfig(devAuth: devIssuer != nil, oidc: oidc))
         }
         limited.post("dev-token", use: devToken)
     }
@@ -70,7 +111,7 @@ struct WebController {
         guard let asset = assets.assets[name] else { throw ParleyError.notFound("the web chat (its files are not installed; see web.dir)") }
         var headers: HTTPFields = [
             .contentType: asset.contentType, .eTag: asset.etag, .cacheControl: "no-cache",
-            .contentSecurityPolicy: Self.contentSecurityPolicy,
+            .contentSecurityPolicy: contentSecurityPolicy,
         ]
         // Revalidated on every load: a new Parley never runs with yesterday's script.
         if request.headers[.ifNoneMatch] == asset.etag {

@@ -108,15 +108,75 @@
   }
 
   function showSignIn(message) {
+    const oidc = !state.config.dev_auth && !!state.config.oidc;
     $('app').hidden = true;
     $('signin').hidden = false;
     $('dev-fields').hidden = !state.config.dev_auth;
-    $('token-fields').hidden = state.config.dev_auth;
-    $('signin-token').required = !state.config.dev_auth;
+    $('token-fields').hidden = state.config.dev_auth || oidc;
+    $('signin-oidc').hidden = !oidc;
+    $('signin-submit').hidden = oidc;
+    $('signin-token').required = !state.config.dev_auth && !oidc;
     $('signin-user').required = state.config.dev_auth;
     $('signin-tenant').required = state.config.dev_auth;
     $('signin-error').textContent = message || '';
-    (state.config.dev_auth ? $('signin-user') : $('signin-token')).focus();
+    (state.config.dev_auth ? $('signin-user') : oidc ? $('signin-oidc') : $('signin-token')).focus();
+  }
+
+  // ------------------------------------------------------------------ OpenID Connect (code + PKCE)
+
+  const OIDC_KEY = 'parley.oidc';
+
+  function base64url(bytes) {
+    let text = '';
+    for (const byte of bytes) text += String.fromCharCode(byte);
+    return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  async function discovery() {
+    const issuer = state.config.oidc.issuer.replace(/\/$/, '');
+    const response = await fetch(`${issuer}/.well-known/openid-configuration`);
+    if (!response.ok) throw new Error('The sign-in service cannot be reached.');
+    return response.json();
+  }
+
+  /** Off to the identity provider, with a PKCE challenge and a state to check on the way back. */
+  async function oidcSignIn() {
+    $('signin-error').textContent = '';
+    try {
+      const endpoints = await discovery();
+      const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
+      const challenge = base64url(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));
+      const stateValue = base64url(crypto.getRandomValues(new Uint8Array(16)));
+      sessionStorage.setItem(OIDC_KEY, JSON.stringify({ verifier, state: stateValue, tokenEndpoint: endpoints.token_endpoint }));
+      location.assign(`${endpoints.authorization_endpoint}?${new URLSearchParams({
+        response_type: 'code', client_id: state.config.oidc.client_id, redirect_uri: `${location.origin}/`,
+        scope: state.config.oidc.scope, state: stateValue, code_challenge: challenge, code_challenge_method: 'S256',
+      })}`);
+    } catch (error) {
+      $('signin-error').textContent = error.message;
+    }
+  }
+
+  /** Back from the identity provider: trade the code for a token. `false` when this is no callback. */
+  async function oidcCallback() {
+    const params = new URLSearchParams(location.search);
+    if (!params.has('code') && !params.has('error')) return false;
+    history.replaceState(null, '', location.pathname);  // the code leaves the address bar
+    const pending = JSON.parse(sessionStorage.getItem(OIDC_KEY) || 'null');
+    sessionStorage.removeItem(OIDC_KEY);
+    if (params.has('error')) throw new Error(params.get('error_description') || params.get('error'));
+    if (!pending || params.get('state') !== pending.state) throw new Error('The sign-in could not be verified. Please try again.');
+    const response = await fetch(pending.tokenEndpoint, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code', code: params.get('code'), redirect_uri: `${location.origin}/`,
+        client_id: state.config.oidc.client_id, code_verifier: pending.verifier,
+      }),
+    });
+    if (!response.ok) throw new Error('The identity provider refused the sign-in.');
+    sessionStorage.setItem(TOKEN_KEY, (await response.json()).access_token);
+    return true;
   }
 
   async function signIn(event) {
@@ -391,9 +451,11 @@
         }
       });
     } catch (error) {
+      // A failed turn stored nothing: the message goes back into the box, to send again.
       bubble.item.remove();
-      if (!(error instanceof ApiError && error.status >= 500) && !(error instanceof NetworkError)) userItem.remove();
-      if (error instanceof ApiError || error instanceof NetworkError) input.value = input.value || text;
+      userItem.remove();
+      input.value = input.value || text;
+      autosize();
       fail(error);
     } finally {
       state.busy = false;
@@ -499,6 +561,7 @@
   document.addEventListener('DOMContentLoaded', async () => {
     applyTheme(localStorage.getItem(THEME_KEY));
     $('signin-form').addEventListener('submit', signIn);
+    $('signin-oidc').addEventListener('click', oidcSignIn);
     $('composer').addEventListener('submit', send);
     $('message').addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) send(event);
@@ -515,6 +578,12 @@
     });
     document.addEventListener('keydown', (event) => { if (event.key === 'Escape') closeSidebar(); });
     await loadConfig();
+    try {
+      if (state.config.oidc) await oidcCallback();
+    } catch (error) {
+      showSignIn(error.message);
+      return;
+    }
     if (sessionStorage.getItem(TOKEN_KEY)) await start(); else showSignIn('');
   });
 })();
