@@ -20,7 +20,7 @@ struct WebAssets: Sendable {
     let assets: [String: Asset]
     let directory: URL?
 
-    /// `nil` when no directory holds the files (a binary copied without its resource bundle).
+    /// Empty (and `/` answers 404) when no directory holds the files: a binary copied without its resource bundle.
     static func load(directory configured: String?, logger: Logger) -> WebAssets {
         let candidates: [URL] =
             if let configured { [URL(fileURLWithPath: configured, isDirectory: true)] } else {
