@@ -90,6 +90,9 @@ struct ChatKitTests {
             try await client.send(
                 .post, "/chatkit", token: alice, json: #"{"type": "threads.add_user_message", "params": {"thread_id": "thr_99", "input": \#(Self.input("hi"))}}"#
             ).expectProblem(.notFound)
+            let withFile = #"{"content": [{"type": "input_text", "text": "hi"}], "attachments": ["atc_1"], "inference_options": {}}"#
+            try await client.send(.post, "/chatkit", token: alice, json: #"{"type": "threads.create", "params": {"input": \#(withFile)}}"#)
+                .expectProblem(.unprocessableContent, field: "params.input.attachments")
             #expect(try await client.send(.get, "/api/v1/conversations", token: alice).json["conversations"] == [])
         }
     }

@@ -67,11 +67,7 @@ struct ChatKitController {
         context.trace?.noteAudit(object: params.threadID.map { "thread:\($0.prefix(40))" }, detail: envelope.type)
         switch envelope.type {
         case "threads.create":
-            let input = try required(params.input, "params.input")
-            if !(input.attachments ?? []).isEmpty {
-                throw ParleyError.invalid(field: "params.input.attachments", reason: "attachments are not supported")
-            }
-            let text = try Self.message(input)
+            let text = try Self.message(try required(params.input, "params.input"))
             let pending = try await begin(request, context: context, store: store)
             let (conversation, question) = try await chat.ask(text, in: nil, user: scope.user, store: store)
             return try await stream(pending, question: question, opening: [
@@ -79,8 +75,7 @@ struct ChatKitController {
                 ["type": "thread.item.done", "item": ChatKitItems.userItem(question)],
             ], context: context)
         case "threads.add_user_message":
-            let input = try required(params.input, "params.input")
-            let text = try Self.message(input)
+            let text = try Self.message(try required(params.input, "params.input"))
             let conversation = try await thread(params, user: scope.user, store: store)
             let pending = try await begin(request, context: context, store: store)
             let (_, question) = try await chat.ask(text, in: conversation, user: scope.user, store: store)
@@ -144,8 +139,11 @@ struct ChatKitController {
         }
     }
 
-    /// The input's text, checked like any chat message.
+    /// The input's text, checked like any chat message; attachments are not supported.
     static func message(_ input: Input) throws -> String {
+        if !(input.attachments ?? []).isEmpty {
+            throw ParleyError.invalid(field: "params.input.attachments", reason: "attachments are not supported")
+        }
         do {
             return try ChatService.validMessage(input.text)
         } catch ParleyError.invalid(_, let reason) {
