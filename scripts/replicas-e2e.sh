@@ -13,7 +13,8 @@ WORK=$(mktemp -d)
 export WORK
 database=parley_replicas_$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
 cleanup() {
-  pkill -f -- "$WORK" 2>/dev/null || true
+  # Every process the test started (replicas, workers), also when it died halfway.
+  [ -f "$WORK/pids" ] && xargs kill 2>/dev/null <"$WORK/pids" || true
   [ -n "${KEEP_WORK:-}" ] && echo "replicas-e2e: logs kept in $WORK" >&2 || rm -rf "$WORK"
   psql "$PARLEY_TEST_DATABASE_URL" -qAtc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
 }

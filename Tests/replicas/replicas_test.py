@@ -80,6 +80,9 @@ class Process:
         full_env.update(env)
         self.log = open(os.path.join(WORK, f"{name}.log"), "ab")
         self.process = subprocess.Popen([BIN, *args], cwd=WORK, env=full_env, stdout=self.log, stderr=self.log)
+        # For the driver script's cleanup, should this script die before stopping it.
+        with open(os.path.join(WORK, "pids"), "a") as pids:
+            pids.write(f"{self.process.pid}\n")
         self.url = f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, accept_degraded=False):
