@@ -68,11 +68,8 @@ public struct ChatService: Sendable {
         _ prepared: PreparedTurn, user: UserID, store: any TenantStore, agent: (any ChatAgent)? = nil, events: AgentEventSink? = nil,
         credentials: ToolCredentials? = nil
     ) async throws -> Turn {
-        let agent = agent ?? self.agent
-        let reply = try await toolProvider.withTools(for: TaskService(repository: store.tasks, user: user), credentials: credentials) { executor in
-            let tools: any ToolExecutor = events.map { ReportingToolExecutor(tools: executor, events: $0) } ?? executor
-            return try await agent.respond(to: prepared.message, history: prepared.history, tools: tools, events: events)
-        }
+        let reply = try await respond(
+            to: prepared.message, history: prepared.history, user: user, store: store, agent: agent, events: events, credentials: credentials)
         // Written only once the answer exists: a failed turn leaves no half-conversation.
         let target: Conversation
         if let conversation = prepared.conversation {
@@ -122,14 +119,11 @@ public struct ChatService: Sendable {
         _ question: Message, into placeholder: Message, user: UserID, store: any TenantStore, agent: (any ChatAgent)? = nil,
         events: AgentEventSink? = nil, credentials: ToolCredentials? = nil
     ) async throws -> (answer: Message, reply: AgentReply) {
-        let agent = agent ?? self.agent
         do {
             let history = try await store.conversations.messages(
                 user: user, conversation: question.conversationID, limit: contextMessages, before: question.id)
-            let reply = try await toolProvider.withTools(for: TaskService(repository: store.tasks, user: user), credentials: credentials) { executor in
-                let tools: any ToolExecutor = events.map { ReportingToolExecutor(tools: executor, events: $0) } ?? executor
-                return try await agent.respond(to: question.content, history: history, tools: tools, events: events)
-            }
+            let reply = try await respond(
+                to: question.content, history: history, user: user, store: store, agent: agent, events: events, credentials: credentials)
             guard
                 let answer = try await store.conversations.complete(
                     user: user, message: placeholder.id, content: reply.text, toolCalls: reply.toolCalls, model: reply.model)
@@ -138,6 +132,18 @@ public struct ChatService: Sendable {
         } catch {
             _ = try? await store.conversations.deleteMessages(user: user, conversation: question.conversationID, after: question.id)
             throw error
+        }
+    }
+
+    /// The agent's answer, with the caller's tools (reported to `events` when given).
+    private func respond(
+        to message: String, history: [Message], user: UserID, store: any TenantStore, agent: (any ChatAgent)?,
+        events: AgentEventSink?, credentials: ToolCredentials?
+    ) async throws -> AgentReply {
+        let agent = agent ?? self.agent
+        return try await toolProvider.withTools(for: TaskService(repository: store.tasks, user: user), credentials: credentials) { executor in
+            let tools: any ToolExecutor = events.map { ReportingToolExecutor(tools: executor, events: $0) } ?? executor
+            return try await agent.respond(to: message, history: history, tools: tools, events: events)
         }
     }
 

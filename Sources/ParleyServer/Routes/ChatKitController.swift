@@ -200,11 +200,7 @@ struct ChatKitController {
             ordered = Array(ordered[(index + 1)...])
         }
         let shown = ordered.prefix(limit)
-        return page(shown.map(\.item), hasMore: ordered.count > limit, after: shown.last?.id)
-    }
-
-    static func page(_ data: [JSONValue], hasMore: Bool, after: String?) -> JSONValue {
-        ChatKitItems.page(data, hasMore: hasMore, after: after)
+        return ChatKitItems.page(shown.map(\.item), hasMore: ordered.count > limit, after: shown.last?.id)
     }
 
     static func limit(_ params: Params) throws -> Int {

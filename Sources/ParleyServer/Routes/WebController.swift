@@ -18,7 +18,6 @@ struct WebAssets: Sendable {
     static let files = ["index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"]
 
     let assets: [String: Asset]
-    let directory: URL?
 
     /// Empty (and `/` answers 404) when no directory holds the files: a binary copied without its resource bundle.
     static func load(directory configured: String?, logger: Logger) -> WebAssets {
@@ -36,10 +35,10 @@ struct WebAssets: Sendable {
                 let digest = SHA256.hash(data: data).prefix(12).map { String(format: "%02x", $0) }.joined()
                 assets[name] = Asset(body: ByteBuffer(bytes: data), contentType: type, etag: "\"\(digest)\"")
             }
-            if assets.count == files.count { return WebAssets(assets: assets, directory: directory) }
+            if assets.count == files.count { return WebAssets(assets: assets) }
         }
         logger.warning("the web chat's files were not found; / answers 404", metadata: ["looked_in": "\(candidates.map(\.path))"])
-        return WebAssets(assets: [:], directory: nil)
+        return WebAssets(assets: [:])
     }
 }
 
