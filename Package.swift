@@ -62,11 +62,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // PII detection and pseudonymization: one recognizer per kind of personal data, a registry
+        // that composes them, the placeholder map. Pure text processing, no I/O.
+        .target(
+            name: "ParleyPrivacy",
+            swiftSettings: swiftSettings
+        ),
         // Models behind the OpenAI-compatible API: the client, providers, routes and fallback.
         .target(
             name: "ParleyModels",
             dependencies: [
-                "ParleyCore",
+                "ParleyCore", "ParleyPrivacy",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -77,7 +83,7 @@ let package = Package(
         // Tool definitions, the tool executor, the basic (rule-based) agent and the model agent loop.
         .target(
             name: "ParleyAgent",
-            dependencies: ["ParleyCore", "ParleyModels"],
+            dependencies: ["ParleyCore", "ParleyModels", "ParleyPrivacy"],
             swiftSettings: swiftSettings
         ),
         // Parley's MCP server (the five task tools), the in-process and HTTP clients the agent uses,
@@ -130,6 +136,7 @@ let package = Package(
             name: "Parley",
             dependencies: [
                 "ParleyServer", "ParleyAuth", "ParleyStore", "ParleyRedis", "ParleyModels", "ParleyMCP", "ParleyAgent",
+                "ParleyPrivacy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
@@ -137,7 +144,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ParleyAgentTests", dependencies: ["ParleyAgent", "ParleyStore", "ParleyCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "ParleyModelsTests", dependencies: ["ParleyModels"], swiftSettings: swiftSettings),
+        .testTarget(name: "ParleyPrivacyTests", dependencies: ["ParleyPrivacy"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ParleyMCPTests", dependencies: ["ParleyMCP", "ParleyAgent", "ParleyStore", "ParleyCore"], swiftSettings: swiftSettings),
         .testTarget(

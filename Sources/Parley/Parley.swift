@@ -7,6 +7,7 @@ import ParleyAgent
 import ParleyCore
 import ParleyMCP
 import ParleyModels
+import ParleyPrivacy
 import ParleyServer
 import ParleyStore
 

@@ -1,6 +1,7 @@
 import Foundation
 import ParleyCore
 import ParleyModels
+import ParleyPrivacy
 
 /// The agent loop with a language model: model → tool calls → results → model, at most
 /// `maxTurns` model calls. Tool arguments are checked against the tool's JSON Schema before

@@ -1,4 +1,5 @@
 import Foundation
+import ParleyPrivacy
 
 /// PII pseudonymization of Chat Completions messages, for providers marked external: what the
 /// user, the tools and earlier answers said goes out with placeholders; what comes back (text and

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import ParleyModels
+@testable import ParleyPrivacy
 
 @Suite("PII detection")
 struct PIIDetectorTests {
