@@ -113,11 +113,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The audit pipeline, apart from HTTP: events from the queue (in process, or the Redis Stream
+        // with its consumer group) into each tenant's hash-chained log, retries, the dead-letter file.
+        .target(
+            name: "ParleyAudit",
+            dependencies: [
+                "ParleyCore", "ParleyStore", "ParleyRedis",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Hummingbird application: routes, middleware, problem+json, metrics.
         .target(
             name: "ParleyServer",
             dependencies: [
                 "ParleyCore", "ParleyStore", "ParleyRedis", "ParleyAgent", "ParleyAuth", "ParleyModels", "ParleyMCP",
+                "ParleyAudit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -136,7 +148,7 @@ let package = Package(
             name: "Parley",
             dependencies: [
                 "ParleyServer", "ParleyAuth", "ParleyStore", "ParleyRedis", "ParleyModels", "ParleyMCP", "ParleyAgent",
-                "ParleyPrivacy",
+                "ParleyPrivacy", "ParleyAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ParleyAuth
 import ParleyAgent
+import ParleyAudit
 import ParleyCore
 import ParleyMCP
 import ParleyModels
@@ -85,7 +86,12 @@ struct Worker: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         var logger = Logger(label: "parley.worker")
         logger.logLevel = level
-        try await runAuditWorker(configuration: configuration, logger: logger)
+        guard let redis = configuration.redis else {
+            throw ConfigurationError(key: "redis.url", reason: "parley worker reads the audit queue in Redis: set redis.url")
+        }
+        try await runAuditWorker(
+            redis: redis.connection, consumer: redis.consumer, postgres: configuration.postgres,
+            dataDirectory: configuration.dataDirectoryURL, metrics: ParleyMetrics(), logger: logger)
     }
 }
 

@@ -1,22 +1,22 @@
 import Foundation
 import Logging
+import ParleyCore
 import ParleyRedis
 import ParleyStore
 import ServiceLifecycle
 
 /// `parley worker`: one more audit worker on the Redis Stream, as its own process. It stores
 /// events until SIGTERM or SIGINT; what it holds unacknowledged then is claimed by another worker.
-public func runAuditWorker(configuration: ParleyConfiguration, logger: Logger) async throws {
-    guard let settings = configuration.redis else {
-        throw ConfigurationError(key: "redis.url", reason: "parley worker reads the audit queue in Redis: set redis.url")
-    }
-    let storage = try await Storage.open(postgres: configuration.postgres, dataDirectory: configuration.dataDirectoryURL, logger: logger)
-    let pool = RedisConnectionPool(configuration: settings.connection, logger: logger)
+public func runAuditWorker(
+    redis: RedisConfiguration, consumer settings: RedisAuditConsumer.Settings, postgres: PostgresSettings?, dataDirectory: URL,
+    metrics: any AuditMetrics, logger: Logger
+) async throws {
+    let storage = try await Storage.open(postgres: postgres, dataDirectory: dataDirectory, logger: logger)
+    let pool = RedisConnectionPool(configuration: redis, logger: logger)
     let writer = AuditWriter(
         stores: storage.tenants, control: storage.control,
-        deadLetterURL: configuration.dataDirectoryURL.appendingPathComponent("audit-dead-letter.jsonl"), metrics: ParleyMetrics(),
-        logger: logger)
-    let consumer = RedisAuditConsumer(pool: pool, settings: settings.consumer, logger: logger)
+        deadLetterURL: dataDirectory.appendingPathComponent("audit-dead-letter.jsonl"), metrics: metrics, logger: logger)
+    let consumer = RedisAuditConsumer(pool: pool, settings: settings, logger: logger)
     logger.info("audit worker started", metadata: ["worker": "\(consumer.name)", "storage": "\(storage.location)"])
     let group = ServiceGroup(
         configuration: .init(

@@ -1,10 +1,9 @@
 import Foundation
-import ParleyCore
 import Synchronization
 
 /// Feature flags as requests see them: read through a short-lived cache (a chat turn does not
 /// query the control database), and a change made here is seen by the very next request.
-final class FlagService: Sendable {
+public final class FlagService: Sendable {
     private struct Entry {
         let values: [FeatureFlag: JSONValue]
         let loadedAt: ContinuousClock.Instant
@@ -16,22 +15,22 @@ final class FlagService: Sendable {
         var generation = 0
     }
 
-    let store: any FeatureFlagStore
+    public let store: any FeatureFlagStore
     /// How long another replica's change may take to be seen here.
-    let maxAge: Duration
+    public let maxAge: Duration
     private let cache = Mutex(Cache())
 
-    init(store: any FeatureFlagStore, maxAge: Duration = .seconds(2)) {
+    public init(store: any FeatureFlagStore, maxAge: Duration = .seconds(2)) {
         self.store = store
         self.maxAge = maxAge
     }
 
-    func flags(for tenant: TenantID) async throws -> FeatureFlags {
+    public func flags(for tenant: TenantID) async throws -> FeatureFlags {
         // Sequential: both are cache hits on the chat path, not worth two child tasks.
         FeatureFlags(global: try await values(in: .global), tenant: try await values(in: .tenant(tenant)))
     }
 
-    func values(in scope: FlagScope) async throws -> [FeatureFlag: JSONValue] {
+    public func values(in scope: FlagScope) async throws -> [FeatureFlag: JSONValue] {
         let now = ContinuousClock.now
         let (cached, generation) = cache.withLock { cache in (cache.entries[scope], cache.generation) }
         if let cached, cached.loadedAt + maxAge > now { return cached.values }
@@ -43,7 +42,7 @@ final class FlagService: Sendable {
     }
 
     /// Applies the changes (`nil` removes a setting) and drops the cached values.
-    func set(_ changes: [FeatureFlag: JSONValue?], in scope: FlagScope, by actor: String) async throws {
+    public func set(_ changes: [FeatureFlag: JSONValue?], in scope: FlagScope, by actor: String) async throws {
         defer {
             cache.withLock { cache in
                 cache.generation += 1

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ParleyAgent
+import ParleyAudit
 import ParleyAuth
 import ParleyCore
 import ParleyMCP

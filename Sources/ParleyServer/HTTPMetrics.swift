@@ -1,8 +1,9 @@
 import Foundation
+import ParleyAudit
 import Prometheus
 
 /// The Prometheus registry of one Parley instance and the metrics it records.
-public final class ParleyMetrics: Sendable {
+public final class ParleyMetrics: AuditMetrics {
     public let registry = PrometheusCollectorRegistry()
 
     static let latencyBuckets: [Duration] = [
@@ -61,11 +62,11 @@ public final class ParleyMetrics: Sendable {
 
     func recordRateLimiterFailure() { registry.makeCounter(descriptor: Self.limiterFailures).increment() }
 
-    func auditQueueDepth(_ depth: Int) { registry.makeGauge(descriptor: Self.auditDepth).set(Double(depth)) }
+    public func auditQueueDepth(_ depth: Int) { registry.makeGauge(descriptor: Self.auditDepth).set(Double(depth)) }
 
-    func recordAuditWritten(_ count: Int) { registry.makeCounter(descriptor: Self.auditWritten).increment(by: Int64(count)) }
+    public func recordAuditWritten(_ count: Int) { registry.makeCounter(descriptor: Self.auditWritten).increment(by: Int64(count)) }
 
-    func recordAuditDeadLetters(_ count: Int) { registry.makeCounter(descriptor: Self.auditDeadLetters).increment(by: Int64(count)) }
+    public func recordAuditDeadLetters(_ count: Int) { registry.makeCounter(descriptor: Self.auditDeadLetters).increment(by: Int64(count)) }
 
     func recordRequest(method: String, route: String, status: Int, duration: Duration) {
         registry.makeCounter(

@@ -255,6 +255,11 @@ public struct ConfigurationError: Error, CustomStringConvertible {
     public let key: String
     public let reason: String
 
+    public init(key: String, reason: String) {
+        self.key = key
+        self.reason = reason
+    }
+
     public var description: String { "configuration \(key): \(reason)" }
 }
 
