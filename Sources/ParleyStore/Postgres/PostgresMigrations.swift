@@ -10,7 +10,7 @@ enum PostgresSchema {
     static let tenant: [Migration] = [
         Migration(
             version: 1,
-            name: SQLiteSchema.migrations[0].name,
+            name: SchemaVersions.tenant[0],
             up: [
                 """
                 CREATE TABLE users (
@@ -72,17 +72,17 @@ enum PostgresSchema {
             ],
             down: ["DROP TABLE feedback", "DROP TABLE messages", "DROP TABLE conversations", "DROP TABLE tasks", "DROP TABLE users"]
         ),
-        Migration(version: 2, name: SQLiteSchema.migrations[1].name, up: auditLogTable, down: ["DROP TABLE audit_log"]),
+        Migration(version: 2, name: SchemaVersions.tenant[1], up: auditLogTable, down: ["DROP TABLE audit_log"]),
         Migration(
-            version: 3, name: SQLiteSchema.migrations[2].name, up: [SQLiteSchema.linearAuditChain],
+            version: 3, name: SchemaVersions.tenant[2], up: [SchemaVersions.linearAuditChain],
             down: ["DROP INDEX audit_log_linear"]),
-        Migration(version: 4, name: SQLiteSchema.migrations[3].name, up: SQLiteSchema.auditEventIDs, down: SQLiteSchema.auditEventIDsDown),
+        Migration(version: 4, name: SchemaVersions.tenant[3], up: SchemaVersions.auditEventIDs, down: SchemaVersions.auditEventIDsDown),
     ]
 
     static let control: [Migration] = [
         Migration(
             version: 1,
-            name: SQLiteControlSchema.migrations[0].name + ", tenants",
+            name: SchemaVersions.control[0] + ", tenants",
             up: [
                 """
                 CREATE TABLE tenants (
@@ -105,11 +105,11 @@ enum PostgresSchema {
             down: ["DROP TABLE audit_log", "DROP TABLE feature_flags", "DROP TABLE tenants"]
         ),
         Migration(
-            version: 2, name: SQLiteControlSchema.migrations[1].name, up: [SQLiteSchema.linearAuditChain],
+            version: 2, name: SchemaVersions.control[1], up: [SchemaVersions.linearAuditChain],
             down: ["DROP INDEX audit_log_linear"]),
         Migration(
-            version: 3, name: SQLiteControlSchema.migrations[2].name, up: SQLiteSchema.auditEventIDs,
-            down: SQLiteSchema.auditEventIDsDown),
+            version: 3, name: SchemaVersions.control[2], up: SchemaVersions.auditEventIDs,
+            down: SchemaVersions.auditEventIDsDown),
     ]
 
     static let auditLogTable = [

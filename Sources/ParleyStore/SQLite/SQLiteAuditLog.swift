@@ -3,46 +3,6 @@ import Foundation
 import ParleyCore
 import SQLiteNIO
 
-/// The hash chain over audit events: each record's hash covers the previous record's hash and
-/// every field of its event, so an edited, inserted or deleted row breaks the chain from there on.
-public enum AuditChain {
-    public static func hash(previous: String, event: AuditEvent) -> String {
-        // A JSON array of strings is an unambiguous encoding of the fields (no separator tricks).
-        let fields: [String?] = [
-            previous, String(Clock.millis(event.time)), event.tenant?.rawValue, event.actor, event.action, event.object,
-            event.outcome.rawValue, event.ip, event.requestID, event.detail,
-        ]
-        let canonical = (try? JSONEncoder().encode(fields)) ?? Data()
-        return SHA256.hash(data: canonical).map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// Walks a log from its first record, a page at a time (`page(after)` returns the records
-    /// with a sequence above `after`, in order), and reports the first that does not check out.
-    static func verify(page: (_ after: Int) async throws -> [AuditRecord]) async throws -> AuditChainReport {
-        var previous = AuditRecord.genesisHash
-        var checked = 0
-        var after = 0
-        while true {
-            let records = try await page(after)
-            if records.isEmpty { return AuditChainReport(checked: checked) }
-            for record in records {
-                if record.previousHash != previous {
-                    return AuditChainReport(
-                        checked: checked, firstBrokenSequence: record.sequence,
-                        problem: "does not link to the record before it (a record was removed or inserted)")
-                }
-                if hash(previous: previous, event: record.event) != record.hash {
-                    return AuditChainReport(
-                        checked: checked, firstBrokenSequence: record.sequence, problem: "its content does not match its hash")
-                }
-                previous = record.hash
-                checked += 1
-                after = record.sequence
-            }
-        }
-    }
-}
-
 /// An audit log table in a SQLite database (a tenant's, or the control database's system log).
 ///
 /// Within a process the audit worker is the one writer, reading the last hash and inserting the

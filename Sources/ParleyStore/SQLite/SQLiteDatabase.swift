@@ -118,12 +118,6 @@ final class SQLiteDatabase: Sendable {
     }
 }
 
-enum Clock {
-    static func nowMillis() -> Int { Int((Date().timeIntervalSince1970 * 1000).rounded()) }
-    static func date(_ millis: Int) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
-    static func millis(_ date: Date) -> Int { Int((date.timeIntervalSince1970 * 1000).rounded()) }
-}
-
 extension SQLiteRow {
     func int(_ name: String) throws -> Int {
         guard let value = column(name)?.integer else { throw StoreError.corrupt(column: name) }
@@ -145,18 +139,5 @@ extension SQLiteRow {
     func optionalDate(_ name: String) -> Date? {
         guard let data = column(name), !data.isNull, let millis = data.integer else { return nil }
         return Clock.date(Int(millis))
-    }
-}
-
-public enum StoreError: Error, CustomStringConvertible {
-    case corrupt(column: String)
-    case schemaTooNew(database: String, version: Int)
-
-    public var description: String {
-        switch self {
-        case .corrupt(let column): "stored row has an unreadable column \(column)"
-        case .schemaTooNew(let database, let version):
-            "\(database) has schema version \(version), newer than this build knows; upgrade Parley"
-        }
     }
 }

@@ -1,18 +1,9 @@
-/// A schema change with its way back. Versions are applied in order and recorded in
-/// `schema_migrations`, so a tenant database knows which schema it has.
-public struct Migration: Sendable {
-    public let version: Int
-    public let name: String
-    public let up: [String]
-    public let down: [String]
-}
-
 /// The SQLite schema of one tenant database.
 enum SQLiteSchema {
     static let migrations: [Migration] = [
         Migration(
             version: 1,
-            name: "users, tasks, conversations, messages, feedback",
+            name: SchemaVersions.tenant[0],
             up: [
                 """
                 CREATE TABLE users (
@@ -85,9 +76,9 @@ enum SQLiteSchema {
                 "DROP TABLE users",
             ]
         ),
-        Migration(version: 2, name: "audit log", up: auditLogTable, down: ["DROP TABLE audit_log"]),
-        Migration(version: 3, name: "linear audit chain", up: [linearAuditChain], down: ["DROP INDEX audit_log_linear"]),
-        Migration(version: 4, name: "audit event ids", up: auditEventIDs, down: auditEventIDsDown),
+        Migration(version: 2, name: SchemaVersions.tenant[1], up: auditLogTable, down: ["DROP TABLE audit_log"]),
+        Migration(version: 3, name: SchemaVersions.tenant[2], up: [SchemaVersions.linearAuditChain], down: ["DROP INDEX audit_log_linear"]),
+        Migration(version: 4, name: SchemaVersions.tenant[3], up: SchemaVersions.auditEventIDs, down: SchemaVersions.auditEventIDsDown),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
@@ -114,18 +105,6 @@ enum SQLiteSchema {
         "CREATE INDEX audit_log_by_actor ON audit_log (actor, seq)",
         "CREATE INDEX audit_log_by_time ON audit_log (time)",
     ]
-
-    /// One successor per event: two processes appending to one log (e.g. `parley serve` and
-    /// `parley mcp` on the same files) cannot fork the chain; the second append is refused and retried.
-    static let linearAuditChain = "CREATE UNIQUE INDEX audit_log_linear ON audit_log (prev_hash)"
-
-    /// The queue's id of each event: a queue that delivers at least once (the Redis Stream)
-    /// cannot store an event twice. Events written before have none (NULLs do not collide).
-    static let auditEventIDs = [
-        "ALTER TABLE audit_log ADD COLUMN event_id TEXT",
-        "CREATE UNIQUE INDEX audit_log_event ON audit_log (event_id)",
-    ]
-    static let auditEventIDsDown = ["DROP INDEX audit_log_event", "ALTER TABLE audit_log DROP COLUMN event_id"]
 }
 
 /// The SQLite schema of the control database (`parley.sqlite`): what belongs to no tenant.
@@ -133,7 +112,7 @@ enum SQLiteControlSchema {
     static let migrations: [Migration] = [
         Migration(
             version: 1,
-            name: "feature flags, system audit log",
+            name: SchemaVersions.control[0],
             up: [
                 """
                 CREATE TABLE feature_flags (
@@ -148,7 +127,7 @@ enum SQLiteControlSchema {
             ] + SQLiteSchema.auditLogTable,
             down: ["DROP TABLE audit_log", "DROP TABLE feature_flags"]
         ),
-        Migration(version: 2, name: "linear audit chain", up: [SQLiteSchema.linearAuditChain], down: ["DROP INDEX audit_log_linear"]),
-        Migration(version: 3, name: "audit event ids", up: SQLiteSchema.auditEventIDs, down: SQLiteSchema.auditEventIDsDown),
+        Migration(version: 2, name: SchemaVersions.control[1], up: [SchemaVersions.linearAuditChain], down: ["DROP INDEX audit_log_linear"]),
+        Migration(version: 3, name: SchemaVersions.control[2], up: SchemaVersions.auditEventIDs, down: SchemaVersions.auditEventIDsDown),
     ]
 }

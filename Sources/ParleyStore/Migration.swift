@@ -1,0 +1,30 @@
+/// A schema change with its way back. Versions are applied in order and recorded in
+/// `schema_migrations`, so a tenant database knows which schema it has.
+public struct Migration: Sendable {
+    public let version: Int
+    public let name: String
+    public let up: [String]
+    public let down: [String]
+}
+
+/// The schema versions both backends go through, by name: version N is the same change on
+/// SQLite and PostgreSQL (tests hold the two migration lists to these), and the statements that
+/// are the same SQL on both.
+enum SchemaVersions {
+    /// A tenant's database (SQLite) or schema (PostgreSQL), version 1 first.
+    static let tenant = ["users, tasks, conversations, messages, feedback", "audit log", "linear audit chain", "audit event ids"]
+    /// The control database (SQLite) or the shared `parley` schema (PostgreSQL).
+    static let control = ["feature flags, system audit log", "linear audit chain", "audit event ids"]
+
+    /// One successor per event: two processes appending to one log (e.g. `parley serve` and
+    /// `parley mcp` on the same files) cannot fork the chain; the second append is refused and retried.
+    static let linearAuditChain = "CREATE UNIQUE INDEX audit_log_linear ON audit_log (prev_hash)"
+
+    /// The queue's id of each event: a queue that delivers at least once (the Redis Stream)
+    /// cannot store an event twice. Events written before have none (NULLs do not collide).
+    static let auditEventIDs = [
+        "ALTER TABLE audit_log ADD COLUMN event_id TEXT",
+        "CREATE UNIQUE INDEX audit_log_event ON audit_log (event_id)",
+    ]
+    static let auditEventIDsDown = ["DROP INDEX audit_log_event", "ALTER TABLE audit_log DROP COLUMN event_id"]
+}
