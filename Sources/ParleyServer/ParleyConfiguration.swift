@@ -9,9 +9,10 @@ import ParleyRedis
 import ParleyStore
 import SystemPackage
 
-/// Every setting Parley reads, with its default. Keys are listed in the README; each can come
-/// from the command line, the environment (`PARLEY_` + the key in upper snake case, e.g.
-/// `PARLEY_HTTP_PORT`), a `.env` file, or a JSON config file, in that order of precedence.
+/// Every setting Parley reads, with its default. Keys are listed in docs/configuration.md (a
+/// check in scripts/test keeps the two equal); each can come from the command line, the
+/// environment (`PARLEY_` + the key in upper snake case, e.g. `PARLEY_HTTP_PORT`), a `.env`
+/// file, or a JSON config file, in that order of precedence.
 public struct ParleyConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
