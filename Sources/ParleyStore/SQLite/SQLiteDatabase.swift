@@ -5,26 +5,36 @@ import NIOPosix
 import ParleyCore
 import SQLiteNIO
 
-/// One SQLite file (a tenant's, or the control database) and its connection.
+/// One SQLite file (a tenant's, or the control database) and its two connections.
 ///
 /// All statements are single statements (multi-row inserts, upserts with RETURNING, triggers),
-/// so concurrent requests can share the connection without interleaving transactions.
+/// so concurrent requests never interleave transactions. Reads (`SELECT …`) go to a reader
+/// connection and never wait behind a write's fsync (WAL lets them run beside the writer).
+/// Writes go to the writer connection through a group commit: the writes that arrive while one
+/// commit is on its way to disk wait, and then share the next transaction and its one fsync.
+/// A write is answered only once its transaction is durable.
 /// libsqlite3 runs on NIO's thread pool, never on an event loop.
 final class SQLiteDatabase: Sendable {
     let path: String
+    /// The writer: migrations, and every statement that is not a SELECT (through `writes`).
     let connection: SQLiteConnection
+    let reader: SQLiteConnection
     let migrations: [Migration]
+    private let writes: SQLiteGroupCommit
 
-    private init(path: String, connection: SQLiteConnection, migrations: [Migration]) {
+    private init(path: String, connection: SQLiteConnection, reader: SQLiteConnection, migrations: [Migration]) {
         self.path = path
         self.connection = connection
+        self.reader = reader
         self.migrations = migrations
+        self.writes = SQLiteGroupCommit(connection: connection)
     }
 
     var latestVersion: Int { migrations.last?.version ?? 0 }
 
     static func open(path: String, migrations: [Migration], logger: Logger) async throws -> SQLiteDatabase {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let reader: SQLiteConnection
         do {
             // WAL lets readers proceed during a write; FULL makes every commit durable before we
             // acknowledge it (nothing acknowledged is lost, even on power failure).
@@ -32,11 +42,21 @@ final class SQLiteDatabase: Sendable {
             _ = try await connection.query("PRAGMA synchronous = FULL")
             _ = try await connection.query("PRAGMA foreign_keys = ON")
             _ = try await connection.query("PRAGMA busy_timeout = 5000")
+            reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         } catch {
             try? await connection.close()
             throw error
         }
-        return SQLiteDatabase(path: path, connection: connection, migrations: migrations)
+        do {
+            _ = try await reader.query("PRAGMA busy_timeout = 5000")
+            // Nothing but SELECTs are sent here; this makes sure of it.
+            _ = try await reader.query("PRAGMA query_only = ON")
+        } catch {
+            try? await reader.close()
+            try? await connection.close()
+            throw error
+        }
+        return SQLiteDatabase(path: path, connection: connection, reader: reader, migrations: migrations)
     }
 
     /// Opens the file and brings it to the latest schema before anyone else uses it; refuses a
@@ -60,27 +80,43 @@ final class SQLiteDatabase: Sendable {
     }
 
     func close() async throws {
+        try await reader.close()
         try await connection.close()
     }
 
     deinit {
         // A database dropped without close() (a provider that was never shut down) still
         // releases its file; the close keeps the connection alive until it has run.
+        if !reader.isClosed { _ = reader.close() }
         if !connection.isClosed { _ = connection.close() }
     }
 
+    /// Runs one statement: a SELECT on the reader, anything else in the writer's next group commit.
     @discardableResult
     func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
-        try await connection.query(sql, binds)
+        if Self.isRead(sql) { return try await reader.query(sql, binds) }
+        return try await writes.run(sql, binds)
+    }
+
+    /// Whether `sql` only reads: it starts with SELECT (a `WITH` may write, so it counts as a write).
+    static func isRead(_ sql: String) -> Bool {
+        let start = sql.utf8.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }).prefix(6)
+        return start.count == 6 && zip(start, "SELECT".utf8).allSatisfy { ($0 & 0xDF) == $1 }
+    }
+
+    /// A statement straight on the writer, outside any group commit (migrations, before requests).
+    @discardableResult
+    private func execute(_ sql: String) async throws -> [SQLiteRow] {
+        try await connection.query(sql, [])
     }
 
     // MARK: Migrations
 
     func currentVersion() async throws -> Int {
-        try await query(
+        try await execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
         )
-        let rows = try await query("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations")
+        let rows = try await execute("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations")
         return Int(rows.first?.column("version")?.integer ?? 0)
     }
 
@@ -107,12 +143,12 @@ final class SQLiteDatabase: Sendable {
     }
 
     private func transaction(_ statements: [String]) async throws {
-        try await query("BEGIN IMMEDIATE")
+        try await execute("BEGIN IMMEDIATE")
         do {
-            for statement in statements { try await query(statement) }
-            try await query("COMMIT")
+            for statement in statements { try await execute(statement) }
+            try await execute("COMMIT")
         } catch {
-            _ = try? await query("ROLLBACK")
+            _ = try? await execute("ROLLBACK")
             throw error
         }
     }

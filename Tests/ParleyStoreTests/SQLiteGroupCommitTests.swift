@@ -1,0 +1,69 @@
+import Foundation
+import Logging
+import SQLiteNIO
+import Testing
+
+@testable import ParleyStore
+
+/// The writes of one SQLite file share commits; each still gets its own answer, and only what
+/// is on disk is acknowledged.
+@Suite("SQLite group commit")
+struct SQLiteGroupCommitTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-group-\(UUID().uuidString)")
+
+    private func openDatabase() async throws -> ParleyStore.SQLiteDatabase {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let database = try await ParleyStore.SQLiteDatabase.open(
+            path: directory.appendingPathComponent("g.sqlite").path, migrations: [], logger: Logger(label: "test"))
+        try await database.query("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+        return database
+    }
+
+    @Test func concurrentWritesShareCommitsAndAConstraintFailsOnlyItsOwnWrite() async throws {
+        let database = try await openDatabase()
+        // 200 inserts at once, 20 of which repeat a name: exactly those fail, the rest commit.
+        let names = (0..<180).map { "item \($0)" } + (0..<20).map { "item \($0 * 3)" }
+        let outcomes = await withTaskGroup(of: (String, Bool).self) { group in
+            for (index, name) in names.enumerated() {
+                group.addTask {
+                    // The repeats start a little later, so the first insert of each name wins.
+                    if index >= 180 { try? await Task.sleep(for: .milliseconds(200)) }
+                    do {
+                        let rows = try await database.query("INSERT INTO items (name) VALUES (?1) RETURNING id", [.text(name)])
+                        return (name, rows.count == 1)
+                    } catch {
+                        return (name, false)
+                    }
+                }
+            }
+            var outcomes: [(String, Bool)] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        #expect(outcomes.filter { $0.1 }.count == 180)
+        #expect(outcomes.filter { !$0.1 }.count == 20)
+        let stored = try await database.query("SELECT COUNT(*) AS n FROM items")
+        #expect(stored.first?.column("n")?.integer == 180)
+        try await database.close()
+    }
+
+    @Test func aWriteIsReadableOnceItIsAnswered() async throws {
+        let database = try await openDatabase()
+        for index in 0..<50 {
+            try await database.query("INSERT INTO items (name) VALUES (?1)", [.text("n\(index)")])
+            // The reader connection sees every write that was acknowledged.
+            let rows = try await database.query("SELECT COUNT(*) AS n FROM items")
+            #expect(rows.first?.column("n")?.integer == index + 1)
+        }
+        try await database.close()
+    }
+
+    @Test func onlySelectsGoToTheReader() {
+        #expect(ParleyStore.SQLiteDatabase.isRead("SELECT 1"))
+        #expect(ParleyStore.SQLiteDatabase.isRead("\n   select id FROM tasks"))
+        #expect(!ParleyStore.SQLiteDatabase.isRead("INSERT INTO items (name) VALUES ('x')"))
+        #expect(!ParleyStore.SQLiteDatabase.isRead("WITH x AS (SELECT 1) DELETE FROM items"))
+        #expect(!ParleyStore.SQLiteDatabase.isRead("SELEC"))
+        #expect(!ParleyStore.SQLiteDatabase.isRead("UPDATE items SET name = 'SELECT'"))
+    }
+}
