@@ -127,6 +127,15 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
+    /// Runs one statement on its own (PostgreSQL commits it by itself): one round trip. Its SQL
+    /// names the schema of every table (see `QuotedSchema.qualifier`).
+    func run(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        let logger = self.logger
+        return try await bounded {
+            try await self.client.query(query, logger: logger).collect()
+        }
+    }
+
     /// Answers within the timeout, or fails with 503: while PostgreSQL is down, a lease would
     /// otherwise wait until the pool gives up (a minute), and a query on a connection that died
     /// without a word may never end. The caller gets its 503 at the deadline, without waiting
@@ -285,4 +294,7 @@ struct QuotedSchema: Sendable, Hashable {
 
     /// The identifier in double quotes; no quote can occur inside.
     var quoted: String { "\"\(name)\"" }
+
+    /// What goes before a table name to name it in this schema: `"tenant_acme".`
+    var qualifier: String { quoted + "." }
 }

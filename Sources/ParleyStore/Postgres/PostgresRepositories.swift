@@ -2,8 +2,10 @@ import Foundation
 import ParleyCore
 import PostgresNIO
 
-/// The repositories of one tenant, on that tenant's schema. Every method is one transaction
-/// whose `search_path` is the tenant's schema, so the SQL below names no schema at all.
+/// The repositories of one tenant, on that tenant's schema. Every statement names the tenant's
+/// schema before each table (`"tenant_acme".tasks`), so a single statement needs no transaction
+/// to set a `search_path` and costs one round trip; the pool's own `search_path` holds no tables,
+/// so a name without its schema fails instead of reaching another tenant's.
 struct PostgresTenantStore: TenantStore {
     let tenant: TenantID
     let schema: QuotedSchema
@@ -18,49 +20,43 @@ struct PostgresTenantStore: TenantStore {
 struct PostgresTaskRepository: TaskRepository {
     let schema: QuotedSchema
     let database: PostgresDatabase
+    /// Where the tables are: `"tenant_acme".`, before every table name.
+    private var t: String { schema.qualifier }
 
     private static let columns = "number, title, description, status, created_at, updated_at, completed_at"
 
     func create(user: UserID, title: String, description: String?) async throws -> TodoTask {
         let now = Clock.nowMillis()
-        return try await database.transaction(in: schema) { connection, logger in
-            // The upsert locks the user's row: concurrent creates take numbers one after another,
-            // and a number is never handed out twice.
-            let rows = try await connection.query(
+        // The upsert locks the user's row: concurrent creates take numbers one after another,
+        // and a number is never handed out twice.
+        let rows = try await database.run(
                 """
                 WITH next AS (
-                    INSERT INTO users (id, last_task_number, created_at) VALUES (\(user.rawValue), 1, \(now))
+                    INSERT INTO \(unescaped: t)users AS users (id, last_task_number, created_at) VALUES (\(user.rawValue), 1, \(now))
                     ON CONFLICT (id) DO UPDATE SET last_task_number = users.last_task_number + 1
                     RETURNING last_task_number
                 )
-                INSERT INTO tasks (user_id, number, title, description, status, created_at, updated_at)
+                INSERT INTO \(unescaped: t)tasks (user_id, number, title, description, status, created_at, updated_at)
                 SELECT \(user.rawValue), last_task_number, \(title), \(description), 'pending', \(now), \(now) FROM next
                 RETURNING \(unescaped: Self.columns)
-                """, logger: logger
-            ).collect()
-            guard let row = rows.first else { throw StoreError.corrupt(column: "tasks") }
-            return try Self.task(row)
-        }
+                """)
+        guard let row = rows.first else { throw StoreError.corrupt(column: "tasks") }
+        return try Self.task(row)
     }
 
     func list(user: UserID, status: TaskStatus?) async throws -> [TodoTask] {
-        try await database.transaction(in: schema) { connection, logger in
-            let query: PostgresQuery =
-                if let status {
-                    "SELECT \(unescaped: Self.columns) FROM tasks WHERE user_id = \(user.rawValue) AND status = \(status.rawValue) ORDER BY number"
-                } else {
-                    "SELECT \(unescaped: Self.columns) FROM tasks WHERE user_id = \(user.rawValue) ORDER BY number"
-                }
-            return try await connection.query(query, logger: logger).collect().map(Self.task)
-        }
+        let query: PostgresQuery =
+            if let status {
+                "SELECT \(unescaped: Self.columns) FROM \(unescaped: t)tasks WHERE user_id = \(user.rawValue) AND status = \(status.rawValue) ORDER BY number"
+            } else {
+                "SELECT \(unescaped: Self.columns) FROM \(unescaped: t)tasks WHERE user_id = \(user.rawValue) ORDER BY number"
+            }
+        return try await database.run(query).map(Self.task)
     }
 
     func get(user: UserID, id: Int) async throws -> TodoTask? {
-        try await database.transaction(in: schema) { connection, logger in
-            try await connection.query(
-                "SELECT \(unescaped: Self.columns) FROM tasks WHERE user_id = \(user.rawValue) AND number = \(id)", logger: logger
-            ).collect().first.map(Self.task)
-        }
+        try await database.run(
+                "SELECT \(unescaped: Self.columns) FROM \(unescaped: t)tasks WHERE user_id = \(user.rawValue) AND number = \(id)").first.map(Self.task)
     }
 
     func update(user: UserID, id: Int, patch: TaskPatch) async throws -> TodoTask? {
@@ -84,20 +80,15 @@ struct PostgresTaskRepository: TaskRepository {
             assignments.append(status == .completed ? "completed_at = COALESCE(completed_at, $3)" : "completed_at = NULL")
         }
         let query = PostgresQuery(
-            unsafeSQL: "UPDATE tasks SET \(assignments.joined(separator: ", ")) WHERE user_id = $1 AND number = $2 RETURNING \(Self.columns)",
+            unsafeSQL: "UPDATE \(t)tasks SET \(assignments.joined(separator: ", ")) WHERE user_id = $1 AND number = $2 RETURNING \(Self.columns)",
             binds: binds)
-        return try await database.transaction(in: schema) { connection, logger in
-            try await connection.query(query, logger: logger).collect().first.map(Self.task)
-        }
+        return try await database.run(query).first.map(Self.task)
     }
 
     func delete(user: UserID, id: Int) async throws -> TodoTask? {
-        try await database.transaction(in: schema) { connection, logger in
-            try await connection.query(
-                "DELETE FROM tasks WHERE user_id = \(user.rawValue) AND number = \(id) RETURNING \(unescaped: Self.columns)",
-                logger: logger
-            ).collect().first.map(Self.task)
-        }
+        try await database.run(
+            "DELETE FROM \(unescaped: t)tasks WHERE user_id = \(user.rawValue) AND number = \(id) RETURNING \(unescaped: Self.columns)"
+        ).first.map(Self.task)
     }
 
     static func task(_ row: PostgresRow) throws -> TodoTask {
@@ -113,6 +104,8 @@ struct PostgresTaskRepository: TaskRepository {
 struct PostgresConversationRepository: ConversationRepository {
     let schema: QuotedSchema
     let database: PostgresDatabase
+    /// Where the tables are: `"tenant_acme".`, before every table name.
+    private var t: String { schema.qualifier }
 
     private static let messageColumns = "id, conversation_id, role, content, tool_calls, model, created_at"
 
@@ -120,10 +113,10 @@ struct PostgresConversationRepository: ConversationRepository {
         let now = Clock.nowMillis()
         return try await database.transaction(in: schema) { connection, logger in
             try await connection.query(
-                "INSERT INTO users (id, created_at) VALUES (\(user.rawValue), \(now)) ON CONFLICT (id) DO NOTHING", logger: logger)
+                "INSERT INTO \(unescaped: t)users (id, created_at) VALUES (\(user.rawValue), \(now)) ON CONFLICT (id) DO NOTHING", logger: logger)
             let rows = try await connection.query(
                 """
-                INSERT INTO conversations (user_id, title, created_at, updated_at) VALUES (\(user.rawValue), \(title), \(now), \(now))
+                INSERT INTO \(unescaped: t)conversations (user_id, title, created_at, updated_at) VALUES (\(user.rawValue), \(title), \(now), \(now))
                 RETURNING id, title, created_at, updated_at
                 """, logger: logger
             ).collect()
@@ -133,68 +126,52 @@ struct PostgresConversationRepository: ConversationRepository {
     }
 
     func get(user: UserID, id: Int) async throws -> Conversation? {
-        try await database.transaction(in: schema) { connection, logger in
-            try await connection.query(
-                "SELECT id, title, created_at, updated_at FROM conversations WHERE user_id = \(user.rawValue) AND id = \(id)",
-                logger: logger
-            ).collect().first.map(Self.conversation)
-        }
+        try await database.run(
+            "SELECT id, title, created_at, updated_at FROM \(unescaped: t)conversations WHERE user_id = \(user.rawValue) AND id = \(id)"
+        ).first.map(Self.conversation)
     }
 
     func list(user: UserID, limit: Int, before: Int?) async throws -> [Conversation] {
-        try await database.transaction(in: schema) { connection, logger in
-            try await connection.query(
-                """
-                SELECT id, title, created_at, updated_at FROM conversations
-                WHERE user_id = \(user.rawValue) AND id < \(before ?? Int.max) ORDER BY id DESC LIMIT \(limit)
-                """, logger: logger
-            ).collect().map(Self.conversation)
-        }
+        try await database.run(
+            """
+            SELECT id, title, created_at, updated_at FROM \(unescaped: t)conversations
+            WHERE user_id = \(user.rawValue) AND id < \(before ?? Int.max) ORDER BY id DESC LIMIT \(limit)
+            """
+        ).map(Self.conversation)
     }
 
     func delete(user: UserID, id: Int) async throws -> Bool {
         // Messages and their feedback go with it (ON DELETE CASCADE).
-        try await database.transaction(in: schema) { connection, logger in
-            try await !connection.query(
-                "DELETE FROM conversations WHERE user_id = \(user.rawValue) AND id = \(id) RETURNING id", logger: logger
-            ).collect().isEmpty
-        }
+        try await !database.run(
+            "DELETE FROM \(unescaped: t)conversations WHERE user_id = \(user.rawValue) AND id = \(id) RETURNING id"
+        ).isEmpty
     }
 
     func rename(user: UserID, id: Int, title: String) async throws -> Conversation? {
         let now = Clock.nowMillis()
-        return try await database.transaction(in: schema) { connection, logger in
-            try await connection.query(
+        return try await database.run(
                 """
-                UPDATE conversations SET title = \(title), updated_at = \(now) WHERE user_id = \(user.rawValue) AND id = \(id)
+                UPDATE \(unescaped: t)conversations SET title = \(title), updated_at = \(now) WHERE user_id = \(user.rawValue) AND id = \(id)
                 RETURNING id, title, created_at, updated_at
-                """, logger: logger
-            ).collect().first.map(Self.conversation)
-        }
+                """).first.map(Self.conversation)
     }
 
     func complete(user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?) async throws -> Message? {
         let calls = String(decoding: try JSONEncoder().encode(toolCalls), as: UTF8.self)
-        return try await database.transaction(in: schema) { connection, logger in
-            try await connection.query(
+        return try await database.run(
                 """
-                UPDATE messages SET content = \(content), tool_calls = \(calls), model = \(model)::text
+                UPDATE \(unescaped: t)messages SET content = \(content), tool_calls = \(calls), model = \(model)::text
                 WHERE id = \(id) AND user_id = \(user.rawValue) AND role = 'assistant'
                 RETURNING \(unescaped: Self.messageColumns)
-                """, logger: logger
-            ).collect().first.map(Self.message)
-        }
+                """).first.map(Self.message)
     }
 
     func deleteMessages(user: UserID, conversation: Int, after messageID: Int) async throws -> Int {
-        try await database.transaction(in: schema) { connection, logger in
-            try await connection.query(
+        try await database.run(
                 """
-                DELETE FROM messages WHERE conversation_id = \(conversation) AND user_id = \(user.rawValue) AND id > \(messageID)
+                DELETE FROM \(unescaped: t)messages WHERE conversation_id = \(conversation) AND user_id = \(user.rawValue) AND id > \(messageID)
                 RETURNING id
-                """, logger: logger
-            ).collect().count
-        }
+                """).count
     }
 
     func append(user: UserID, conversation: Int, messages: [NewMessage]) async throws -> [Message] {
@@ -218,18 +195,16 @@ struct PostgresConversationRepository: ConversationRepository {
         let query = PostgresQuery(
             unsafeSQL: """
                 WITH touched AS (
-                    UPDATE conversations SET updated_at = $3 WHERE id = $1 AND user_id = $2 RETURNING id
+                    UPDATE \(t)conversations SET updated_at = $3 WHERE id = $1 AND user_id = $2 RETURNING id
                 )
-                INSERT INTO messages (conversation_id, user_id, role, content, tool_calls, model, created_at)
+                INSERT INTO \(t)messages (conversation_id, user_id, role, content, tool_calls, model, created_at)
                 SELECT v.conversation_id, v.user_id, v.role, v.content, v.tool_calls, v.model, v.created_at
                 FROM (VALUES \(tuples.joined(separator: ", "))) AS v (conversation_id, user_id, role, content, tool_calls, model, created_at)
                 WHERE EXISTS (SELECT 1 FROM touched)
                 RETURNING \(Self.messageColumns)
                 """,
             binds: binds)
-        let rows = try await database.transaction(in: schema) { connection, logger in
-            try await connection.query(query, logger: logger).collect().map(Self.message)
-        }
+        let rows = try await database.run(query).map(Self.message)
         return rows.sorted { $0.id < $1.id }
     }
 
@@ -237,20 +212,18 @@ struct PostgresConversationRepository: ConversationRepository {
         let query: PostgresQuery =
             if let conversation {
                 """
-                SELECT \(unescaped: Self.messageColumns) FROM messages
+                SELECT \(unescaped: Self.messageColumns) FROM \(unescaped: t)messages
                 WHERE conversation_id = \(conversation) AND user_id = \(user.rawValue) AND id < \(before ?? Int.max)
                 ORDER BY id DESC LIMIT \(limit)
                 """
             } else {
                 """
-                SELECT \(unescaped: Self.messageColumns) FROM messages
+                SELECT \(unescaped: Self.messageColumns) FROM \(unescaped: t)messages
                 WHERE user_id = \(user.rawValue) AND id < \(before ?? Int.max)
                 ORDER BY id DESC LIMIT \(limit)
                 """
             }
-        return try await database.transaction(in: schema) { connection, logger in
-            try await connection.query(query, logger: logger).collect().map(Self.message).reversed()
-        }
+        return try await database.run(query).map(Self.message).reversed()
     }
 
     static func conversation(_ row: PostgresRow) throws -> Conversation {
@@ -272,23 +245,22 @@ struct PostgresConversationRepository: ConversationRepository {
 struct PostgresFeedbackRepository: FeedbackRepository {
     let schema: QuotedSchema
     let database: PostgresDatabase
+    /// Where the tables are: `"tenant_acme".`, before every table name.
+    private var t: String { schema.qualifier }
 
     func submit(user: UserID, messageID: Int, rating: FeedbackRating, comment: String?) async throws -> Feedback? {
         let now = Clock.nowMillis()
         // The SELECT only yields a row for an assistant message of this user's, so feedback on
         // anything else writes nothing.
-        let row = try await database.transaction(in: schema) { connection, logger in
-            try await connection.query(
+        let row = try await database.run(
                 """
-                INSERT INTO feedback (message_id, user_id, rating, comment, created_at)
-                SELECT id, user_id, \(rating.rawValue), \(comment)::text, \(now) FROM messages
+                INSERT INTO \(unescaped: t)feedback (message_id, user_id, rating, comment, created_at)
+                SELECT id, user_id, \(rating.rawValue), \(comment)::text, \(now) FROM \(unescaped: t)messages
                 WHERE id = \(messageID) AND user_id = \(user.rawValue) AND role = 'assistant'
                 ON CONFLICT (message_id, user_id) DO UPDATE
                     SET rating = excluded.rating, comment = excluded.comment, created_at = excluded.created_at
                 RETURNING id, message_id, rating, comment, created_at
-                """, logger: logger
-            ).collect().first.map { try $0.decode((Int, Int, String, String?, Int).self) }
-        }
+                """).first.map { try $0.decode((Int, Int, String, String?, Int).self) }
         guard let (id, message, storedRating, storedComment, created) = row else { return nil }
         return Feedback(
             id: id, messageID: message, rating: FeedbackRating(rawValue: storedRating) ?? rating, comment: storedComment,
@@ -303,7 +275,7 @@ extension PostgresFeedbackRepository: FeedbackExportRepository {
             try await connection.query(
                 """
                 SELECT f.id, f.user_id, f.message_id, m.conversation_id, m.content, m.model, f.rating, f.comment, f.created_at
-                FROM feedback f JOIN messages m ON m.id = f.message_id
+                FROM \(unescaped: t)feedback f JOIN \(unescaped: t)messages m ON m.id = f.message_id
                 WHERE f.id > \(after ?? 0) AND f.created_at >= \(sinceMillis)
                 ORDER BY f.id LIMIT \(limit)
                 """, logger: logger
