@@ -59,9 +59,11 @@ public final class JWKSTokenVerifier: TokenVerifier {
     public static let supportedAlgorithms: Set<String> = ["RS256", "ES256", "EdDSA"]
 
     private let issuers: [String: TrustedIssuer]
+    let verified: VerifiedTokenCache
 
     public init(trusting trusted: [TrustedIssuer]) {
         issuers = Dictionary(trusted.map { ($0.policy.issuer, $0) }, uniquingKeysWith: { first, _ in first })
+        verified = VerifiedTokenCache()
     }
 
     /// Fetches the keys of every remote issuer once; an unreachable issuer is retried on demand.
@@ -75,6 +77,16 @@ public final class JWKSTokenVerifier: TokenVerifier {
 
     public func verify(_ token: String) async throws -> Principal {
         guard !token.isEmpty, token.utf8.count <= Self.maxTokenLength else { throw AuthError("token missing or too long") }
+        let key = VerifiedTokenCache.key(token)
+        let now = Date()
+        if let principal = verified.principal(for: key, now: now, leeway: Self.leeway) { return principal }
+        let (principal, expires) = try await verifyAnew(token, now: now)
+        verified.insert(principal, for: key, expires: expires)
+        return principal
+    }
+
+    /// Every check, from the token's text: its principal and when it expires.
+    private func verifyAnew(_ token: String, now: Date) async throws -> (Principal, Date) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[2].isEmpty else { throw AuthError("not a signed JWT") }
         guard let headerData = Base64URL.decode(parts[0]),
@@ -105,7 +117,7 @@ public final class JWKSTokenVerifier: TokenVerifier {
         } catch {
             throw AuthError("bad signature")
         }
-        try Self.checkTimes(claims, now: Date())
+        try Self.checkTimes(claims, now: now)
         guard claims.strings("aud").contains(policy.audience) else { throw AuthError("wrong audience") }
         guard claims["iss"]?.stringValue == policy.issuer else { throw AuthError("wrong issuer") }
         if let requiredType = policy.requiredType, claims["typ"]?.stringValue != requiredType {
@@ -119,7 +131,8 @@ public final class JWKSTokenVerifier: TokenVerifier {
         for path in policy.claims.roles where claims.strings(path).contains("admin") {
             roles.insert(.admin)
         }
-        return Principal(user: user, tenants: tenants, roles: roles, issuer: policy.issuer)
+        // checkTimes made sure there is an `exp`.
+        return (Principal(user: user, tenants: tenants, roles: roles, issuer: policy.issuer), claims.date("exp") ?? now)
     }
 
     static func checkTimes(_ claims: TokenClaims, now: Date) throws {

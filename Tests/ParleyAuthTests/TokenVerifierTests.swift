@@ -119,3 +119,46 @@ struct TokenVerifierTests {
         await #expect(throws: AuthError("untrusted issuer")) { try await verifier.verify(token) }
     }
 }
+
+@Suite("Verified-token cache")
+struct VerifiedTokenCacheTests {
+    let principal = Principal(user: UserID("alice")!, tenants: [TenantID("acme")!], roles: [.user], issuer: "parley-dev")
+
+    @Test func aVerifiedTokenIsRememberedAndATamperedOneIsNot() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-auth-\(UUID().uuidString)")
+        let issuer = try DevelopmentIssuer.loadOrCreate(dataDirectory: directory)
+        let verifier = JWKSTokenVerifier(trusting: [try await issuer.trustedIssuer()])
+        let token = try await issuer.token(user: UserID("alice")!, tenants: [TenantID("acme")!])
+        #expect(try await verifier.verify(token).user.rawValue == "alice")
+        #expect(verifier.verified.count == 1)
+        #expect(try await verifier.verify(token).user.rawValue == "alice")
+        #expect(verifier.verified.count == 1)
+        // A token that differs in one signature character is a different key, and fails on its own.
+        var forged = Array(token)
+        forged[forged.count - 2] = forged[forged.count - 2] == "A" ? "B" : "A"
+        await #expect(throws: AuthError.self) { try await verifier.verify(String(forged)) }
+        #expect(verifier.verified.count == 1)
+    }
+
+    @Test func aHitIsHeldToTheTokensExpiryAndToTheMaximumAge() {
+        let cache = VerifiedTokenCache(capacity: 10, maxAge: .seconds(60))
+        let key = VerifiedTokenCache.key("t1")
+        cache.insert(principal, for: key, expires: Date().addingTimeInterval(120))
+        #expect(cache.principal(for: key, now: Date(), leeway: 0) == principal)
+        // Once its exp (plus leeway) has passed, the cached token is no longer accepted.
+        #expect(cache.principal(for: key, now: Date().addingTimeInterval(200), leeway: 60) == nil)
+        #expect(cache.principal(for: key, now: Date(), leeway: 0) == nil)
+
+        let young = VerifiedTokenCache(capacity: 10, maxAge: .zero)
+        young.insert(principal, for: key, expires: Date().addingTimeInterval(120))
+        #expect(young.principal(for: key, now: Date(), leeway: 0) == nil)
+    }
+
+    @Test func itNeverHoldsMoreThanItsCapacity() {
+        let cache = VerifiedTokenCache(capacity: 100, maxAge: .seconds(60))
+        for index in 0..<1_000 {
+            cache.insert(principal, for: VerifiedTokenCache.key("token \(index)"), expires: Date().addingTimeInterval(600))
+            #expect(cache.count <= 100)
+        }
+    }
+}
