@@ -29,6 +29,9 @@ public final class OpenAICompatibleClient: ChatModel {
         }
     }
 
+    /// Connections kept to one provider's host at most.
+    static let maxConnectionsPerHost = 1024
+
     /// Answers larger than this are refused as malformed (a model cannot flood us).
     static let maxResponseBytes = 4 << 20
 
@@ -39,7 +42,10 @@ public final class OpenAICompatibleClient: ChatModel {
         self.settings = settings
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .nanoseconds(Int64(settings.connectTimeout.nanoseconds)))
-        configuration.connectionPool = .init(idleTimeout: .seconds(60))
+        // Kept open between turns; as many as the turns in flight want (AsyncHTTPClient's default
+        // of 8 per host made the 9th concurrent turn wait for a free connection).
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: Self.maxConnectionsPerHost)
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
