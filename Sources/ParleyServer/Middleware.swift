@@ -93,6 +93,8 @@ struct ObservationMiddleware: RouterMiddleware {
         let duration = ContinuousClock.now - start
         metrics.recordRequest(
             method: request.method.rawValue, route: route, status: response.status.code, duration: duration)
+        // The access line is info: with logs at warning or above, not even its fields are made.
+        guard accessLogger.logLevel <= .info else { return response }
         var metadata: Logger.Metadata = [
             "request_id": .string(requestID),
             "method": .string(request.method.rawValue),
