@@ -58,6 +58,40 @@ struct SQLiteGroupCommitTests {
         try await database.close()
     }
 
+    @Test func aUnitCommitsAllOfItsStatementsOrNone() async throws {
+        let database = try await openDatabase()
+        try await database.query("INSERT INTO items (name) VALUES ('taken')")
+        // 100 units of two inserts each, at once; every tenth unit's second insert collides.
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<100 {
+                group.addTask {
+                    do {
+                        try await database.transaction { connection in
+                            _ = try await connection.query("INSERT INTO items (name) VALUES (?1)", [.text("first \(index)")])
+                            let second = index % 10 == 0 ? "taken" : "second \(index)"
+                            _ = try await connection.query("INSERT INTO items (name) VALUES (?1)", [.text(second)])
+                        }
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+            }
+            var outcomes: [Bool] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        #expect(outcomes.filter { $0 }.count == 90)
+        // A failed unit left nothing behind: not even its first row.
+        let firsts = try await database.query("SELECT name FROM items WHERE name LIKE 'first %'")
+        #expect(firsts.count == 90)
+        let zero = try await database.query("SELECT name FROM items WHERE name = 'first 0'")
+        #expect(zero.isEmpty)
+        let all = try await database.query("SELECT COUNT(*) AS n FROM items")
+        #expect(all.first?.column("n")?.integer == 181)
+        try await database.close()
+    }
+
     @Test func onlySelectsGoToTheReader() {
         #expect(ParleyStore.SQLiteDatabase.isRead("SELECT 1"))
         #expect(ParleyStore.SQLiteDatabase.isRead("\n   select id FROM tasks"))

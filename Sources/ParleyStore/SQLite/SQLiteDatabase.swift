@@ -98,6 +98,14 @@ final class SQLiteDatabase: Sendable {
         return try await writes.run(sql, binds)
     }
 
+    /// Several writes that commit together or not at all, in the writer's next group commit.
+    /// `body` runs its statements on the connection it gets (a later one may use an earlier's rows).
+    func transaction<Result: Sendable>(
+        _ body: @escaping @Sendable (SQLiteConnection) async throws -> Result
+    ) async throws -> Result {
+        try await writes.unit(body)
+    }
+
     /// Whether `sql` only reads: it starts with SELECT (a `WITH` may write, so it counts as a write).
     static func isRead(_ sql: String) -> Bool {
         let start = sql.utf8.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }).prefix(6)
@@ -126,7 +134,7 @@ final class SQLiteDatabase: Sendable {
         let target = target ?? latestVersion
         var version = try await currentVersion()
         for migration in migrations where migration.version > version && migration.version <= target {
-            try await transaction(migration.up + [
+            try await migrationTransaction(migration.up + [
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(migration.version), '\(migration.name)', \(Clock.nowMillis()))"
             ])
             version = migration.version
@@ -138,11 +146,11 @@ final class SQLiteDatabase: Sendable {
     func rollbackLatest() async throws -> Int {
         let version = try await currentVersion()
         guard let migration = migrations.first(where: { $0.version == version }) else { return version }
-        try await transaction(migration.down + ["DELETE FROM schema_migrations WHERE version = \(migration.version)"])
+        try await migrationTransaction(migration.down + ["DELETE FROM schema_migrations WHERE version = \(migration.version)"])
         return try await currentVersion()
     }
 
-    private func transaction(_ statements: [String]) async throws {
+    private func migrationTransaction(_ statements: [String]) async throws {
         try await execute("BEGIN IMMEDIATE")
         do {
             for statement in statements { try await execute(statement) }

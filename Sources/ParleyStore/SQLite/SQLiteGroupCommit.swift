@@ -3,17 +3,22 @@ import Synchronization
 
 /// The writes of one SQLite file, committed in groups: while one commit waits for its fsync,
 /// the writes that arrive queue up, and the next transaction takes them all (one fsync for the
-/// lot instead of one each). A lone write runs as it is, in its own implicit transaction.
+/// lot instead of one each). A lone write runs as it is, in its own transaction.
 ///
-/// Each write is one statement, and answers only after its transaction commits: on success
-/// with its rows, or with its own error when SQLite undid just that statement (a constraint),
-/// so the others in the group still commit. After any other failure, or if the commit itself
-/// fails, the group is rolled back and every write of it fails: none is acknowledged.
+/// A write is one statement, or a unit of several (`unit`), which runs inside a savepoint so it
+/// stays all-or-nothing inside the group. Each write answers only after its transaction
+/// commits: with its result, or with its own error when SQLite undid just that write (a
+/// constraint), so the others in the group still commit. After any other failure, or if the
+/// commit itself fails, the group is rolled back and every write of it fails: nothing is
+/// acknowledged that is not on disk.
 final class SQLiteGroupCommit: Sendable {
-    private struct Write {
-        let sql: String
-        let binds: [SQLiteData]
-        let done: CheckedContinuation<[SQLiteRow], any Error>
+    /// A queued write: `perform` runs its statements (keeping its result), then exactly one of
+    /// `acknowledge` (after the commit) or `fail` is called.
+    private struct Write: Sendable {
+        let isUnit: Bool
+        let perform: @Sendable (SQLiteConnection) async throws -> Void
+        let acknowledge: @Sendable () -> Void
+        let fail: @Sendable (any Error) -> Void
     }
 
     private struct State {
@@ -21,7 +26,7 @@ final class SQLiteGroupCommit: Sendable {
         var draining = false
     }
 
-    /// At most this many statements share a transaction (bounds how long one commit holds the lock).
+    /// At most this many writes share a transaction (bounds how long one commit holds the lock).
     static let maxGroup = 256
 
     private let connection: SQLiteConnection
@@ -31,10 +36,32 @@ final class SQLiteGroupCommit: Sendable {
         self.connection = connection
     }
 
+    /// One statement.
     func run(_ sql: String, _ binds: [SQLiteData]) async throws -> [SQLiteRow] {
-        try await withCheckedThrowingContinuation { done in
+        try await submit(isUnit: false) { connection in try await connection.query(sql, binds) }
+    }
+
+    /// Several statements that commit together or not at all (a later one may use an earlier
+    /// one's rows). `body` must only run statements on the connection it is given.
+    func unit<Result: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) async throws -> Result) async throws -> Result {
+        try await submit(isUnit: true, body)
+    }
+
+    private func submit<Result: Sendable>(
+        isUnit: Bool, _ body: @escaping @Sendable (SQLiteConnection) async throws -> Result
+    ) async throws -> Result {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Result, any Error>) in
+            let outcome = Mutex<Result?>(nil)
+            let write = Write(
+                isUnit: isUnit,
+                perform: { connection in
+                    let result = try await body(connection)
+                    outcome.withLock { $0 = result }
+                },
+                acknowledge: { done.resume(returning: outcome.withLock { $0! }) },
+                fail: { done.resume(throwing: $0) })
             let start = state.withLock { state in
-                state.queued.append(Write(sql: sql, binds: binds, done: done))
+                state.queued.append(write)
                 guard !state.draining else { return false }
                 state.draining = true
                 return true
@@ -56,12 +83,14 @@ final class SQLiteGroupCommit: Sendable {
                 return group
             }
             if group.isEmpty { return }
-            if group.count == 1 {
+            if group.count == 1, !group[0].isUnit {
+                // A lone statement is its own transaction.
                 let write = group[0]
                 do {
-                    write.done.resume(returning: try await connection.query(write.sql, write.binds))
+                    try await write.perform(connection)
+                    write.acknowledge()
                 } catch {
-                    write.done.resume(throwing: error)
+                    write.fail(error)
                 }
             } else {
                 await commit(group)
@@ -70,37 +99,57 @@ final class SQLiteGroupCommit: Sendable {
     }
 
     private func commit(_ group: [Write]) async {
-        var results: [Result<[SQLiteRow], any Error>] = []
-        results.reserveCapacity(group.count)
+        func abandon(_ error: any Error) async {
+            _ = try? await connection.query("ROLLBACK", [])
+            for write in group { write.fail(error) }
+        }
         do {
             _ = try await connection.query("BEGIN IMMEDIATE", [])
         } catch {
-            for write in group { write.done.resume(throwing: error) }
+            for write in group { write.fail(error) }
             return
         }
-        for write in group {
+        // A unit needs a savepoint only when others share its transaction.
+        let shared = group.count > 1
+        var failures: [Int: any Error] = [:]
+        for (index, write) in group.enumerated() {
             do {
-                results.append(.success(try await connection.query(write.sql, write.binds)))
-            } catch {
-                guard Self.undoesStatementOnly(error) else {
-                    // The failure may have ended the transaction (disk full, I/O, busy): give up
-                    // the whole group rather than let the rest run outside a transaction.
-                    _ = try? await connection.query("ROLLBACK", [])
-                    for write in group { write.done.resume(throwing: error) }
-                    return
+                if write.isUnit && shared {
+                    try await runUnit(write)
+                } else {
+                    try await write.perform(connection)
                 }
-                results.append(.failure(error))
+            } catch {
+                // The failure may have ended the transaction (disk full, I/O, busy), or left a
+                // lone unit half done: give up the whole group rather than commit any of that.
+                guard shared, Self.undoesStatementOnly(error) else { return await abandon(error) }
+                failures[index] = error
             }
         }
         do {
             _ = try await connection.query("COMMIT", [])
         } catch {
             // Nothing of this group is on disk: every write fails, none is acknowledged.
-            _ = try? await connection.query("ROLLBACK", [])
-            for write in group { write.done.resume(throwing: error) }
-            return
+            return await abandon(error)
         }
-        for (write, result) in zip(group, results) { write.done.resume(with: result) }
+        for (index, write) in group.enumerated() {
+            if let error = failures[index] { write.fail(error) } else { write.acknowledge() }
+        }
+    }
+
+    /// A unit inside the group's transaction: a savepoint makes it all-or-nothing.
+    private func runUnit(_ write: Write) async throws {
+        _ = try await connection.query("SAVEPOINT unit", [])
+        do {
+            try await write.perform(connection)
+        } catch {
+            if Self.undoesStatementOnly(error) {
+                _ = try await connection.query("ROLLBACK TO unit", [])
+                _ = try await connection.query("RELEASE unit", [])
+            }
+            throw error
+        }
+        _ = try await connection.query("RELEASE unit", [])
     }
 
     /// Errors after which SQLite has undone the failing statement and kept the transaction:

@@ -21,23 +21,26 @@ struct SQLiteTaskRepository: TaskRepository {
     func create(user: UserID, title: String, description: String?) async throws -> TodoTask {
         let now = Clock.nowMillis()
         // One atomic upsert hands out the user's next number; a number is never handed out twice.
-        let numberRows = try await database.query(
-            """
-            INSERT INTO users (id, last_task_number, created_at) VALUES (?1, 1, ?2)
-            ON CONFLICT (id) DO UPDATE SET last_task_number = last_task_number + 1
-            RETURNING last_task_number
-            """,
-            [.text(user.rawValue), .integer(now)]
-        )
-        let number = try numberRows.first.map { try $0.int("last_task_number") } ?? 1
-        let rows = try await database.query(
-            """
-            INSERT INTO tasks (user_id, number, title, description, status, created_at, updated_at)
-            VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)
-            RETURNING \(Self.columns)
-            """,
-            [.text(user.rawValue), .integer(number), .text(title), description.map(SQLiteData.text) ?? .null, .integer(now)]
-        )
+        // Both statements commit together: a number is never used up by a task that was not stored.
+        let rows = try await database.transaction { connection in
+            let numberRows = try await connection.query(
+                """
+                INSERT INTO users (id, last_task_number, created_at) VALUES (?1, 1, ?2)
+                ON CONFLICT (id) DO UPDATE SET last_task_number = last_task_number + 1
+                RETURNING last_task_number
+                """,
+                [.text(user.rawValue), .integer(now)]
+            )
+            let number = try numberRows.first.map { try $0.int("last_task_number") } ?? 1
+            return try await connection.query(
+                """
+                INSERT INTO tasks (user_id, number, title, description, status, created_at, updated_at)
+                VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)
+                RETURNING \(Self.columns)
+                """,
+                [.text(user.rawValue), .integer(number), .text(title), description.map(SQLiteData.text) ?? .null, .integer(now)]
+            )
+        }
         guard let row = rows.first else { throw StoreError.corrupt(column: "tasks") }
         return try Self.task(row)
     }
@@ -113,15 +116,17 @@ struct SQLiteConversationRepository: ConversationRepository {
 
     func create(user: UserID, title: String) async throws -> Conversation {
         let now = Clock.nowMillis()
-        try await database.query(
-            "INSERT INTO users (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
-            [.text(user.rawValue), .integer(now)])
-        let rows = try await database.query(
-            """
-            INSERT INTO conversations (user_id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
-            RETURNING id, title, created_at, updated_at
-            """,
-            [.text(user.rawValue), .text(title), .integer(now)])
+        let rows = try await database.transaction { connection in
+            _ = try await connection.query(
+                "INSERT INTO users (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+                [.text(user.rawValue), .integer(now)])
+            return try await connection.query(
+                """
+                INSERT INTO conversations (user_id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+                RETURNING id, title, created_at, updated_at
+                """,
+                [.text(user.rawValue), .text(title), .integer(now)])
+        }
         guard let row = rows.first else { throw StoreError.corrupt(column: "conversations") }
         return try Self.conversation(row)
     }
