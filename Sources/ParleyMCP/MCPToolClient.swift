@@ -99,14 +99,7 @@ public struct MCPToolClient: ToolExecutor {
         } catch let error as MCPToolClientError {
             result = Self.error(code: "unavailable", message: error.message)
         } catch let error as MCPError {
-            switch error {
-            case .invalidParams(let detail) where detail?.hasPrefix("Unknown tool") == true:
-                result = Self.error(code: "unknown_tool", message: "no tool named \(name)")
-            case .invalidParams(let detail):
-                result = Self.error(code: "invalid_arguments", message: detail ?? "invalid arguments")
-            default:
-                result = Self.error(code: "unavailable", message: "the tool server failed: \(error.code)")
-            }
+            result = Self.result(for: error, tool: name)
         } catch {
             result = Self.error(code: "unavailable", message: "the tool server is unavailable, try again")
         }
@@ -163,6 +156,18 @@ public struct MCPToolClient: ToolExecutor {
         return value ?? .null
     }
 
+    /// The tool result the agent sees for a protocol error of the server.
+    static func result(for failure: MCPError, tool name: String) -> JSONValue {
+        switch failure {
+        case .invalidParams(let detail) where detail?.hasPrefix("Unknown tool") == true:
+            self.error(code: "unknown_tool", message: "no tool named \(name)")
+        case .invalidParams(let detail):
+            self.error(code: "invalid_arguments", message: detail ?? "invalid arguments")
+        default:
+            self.error(code: "unavailable", message: "the tool server failed: \(failure.code)")
+        }
+    }
+
     static func error(code: String, message: String) -> JSONValue {
         ["error": ["code": .string(code), "message": .string(message)]]
     }
@@ -195,72 +200,40 @@ public struct MCPToolClientError: Error, Sendable {
     public let message: String
 }
 
-/// How a chat turn gets its tools through MCP, in process: one MCP server and client, started on
-/// first use and connected in memory. A turn registers its caller's tools under a one-time key and
-/// names that key in each call's `_meta`; the server runs the call with those tools, and the key is
-/// dropped when the turn ends. So a turn pays for its tool calls, not for an MCP session.
+/// How a chat turn gets its tools through MCP, in process: each call goes to the MCP tool
+/// server's `tools/call` handling (the same checks, the same result with `structuredContent`
+/// and text, the same errors) as MCP values, without the JSON-RPC framing in between. A
+/// transport would add nothing here but cost: the SDK decodes every string of every message
+/// with a regular expression it builds anew, which made up a third of a tool-calling turn's CPU.
 public final class MCPInProcessToolProvider: ToolProvider {
-    static let turnKey = "parley/turn"
-
     public let toolServer: MCPToolServer
-    public let timeout: Duration
-    /// The tools of the turns in progress, by key.
-    private let turns = Mutex<[String: any ToolExecutor]>([:])
-    private let connection = Mutex<Task<MCPToolClient, any Error>?>(nil)
 
-    public init(toolServer: MCPToolServer = MCPToolServer(), timeout: Duration = .seconds(30)) {
+    public init(toolServer: MCPToolServer = MCPToolServer()) {
         self.toolServer = toolServer
-        self.timeout = timeout
     }
 
-    /// Runs `body` with the tools of `tasks` (one user in one tenant) reached through MCP. Falls
-    /// back to the tools themselves if the MCP pair cannot start (and tries again next turn).
     public func withTools<T: Sendable>(
         for tasks: TaskService, credentials: ToolCredentials?, _ body: (any ToolExecutor) async throws -> T
     ) async throws -> T {
-        let direct = TaskToolExecutor(tasks: tasks)
-        let client: MCPToolClient
-        do {
-            client = try await connected()
-        } catch {
-            toolServer.logger.warning("in-process MCP did not start; using the tools directly", metadata: ["error": "\(error)"])
-            connection.withLock { $0 = nil }
-            return try await body(direct)
-        }
-        let key = UUID().uuidString
-        turns.withLock { $0[key] = direct }
-        defer { _ = turns.withLock { $0.removeValue(forKey: key) } }
-        return try await body(TurnTools(client: client, meta: Metadata(additionalFields: [Self.turnKey: .string(key)])))
+        try await body(TurnTools(server: toolServer, tools: TaskToolExecutor(tasks: tasks)))
     }
 
-    private func connected() async throws -> MCPToolClient {
-        let task = connection.withLock { connection in
-            if let running = connection { return running }
-            let started = Task { [self] in
-                let (clientTransport, serverTransport) = await InMemoryTransport.createConnectedPair()
-                let server = await toolServer.makeServer(owner: nil) { [self] params in
-                    guard let key = params._meta?[Self.turnKey]?.stringValue else { return nil }
-                    return self.turns.withLock { $0[key] }
-                }
-                // The server first: an InMemoryTransport drops what reaches it before `connect()`.
-                try await server.start(transport: serverTransport)
-                let client = MCP.Client(name: MCPToolClient.clientName, version: toolServer.version)
-                try await client.connect(transport: clientTransport)
-                return MCPToolClient(client: client, server: server, timeout: timeout)
-            }
-            connection = started
-            return started
-        }
-        return try await task.value
-    }
-
-    /// One turn's view of the shared client: every call names the turn.
+    /// One turn's tools, called through the MCP server's handling.
     struct TurnTools: ToolExecutor {
-        let client: MCPToolClient
-        let meta: Metadata
+        let server: MCPToolServer
+        let tools: any ToolExecutor
 
         func call(_ name: String, arguments: JSONValue) async -> ToolCallRecord {
-            await client.call(name, arguments: arguments, meta: meta)
+            let result: JSONValue
+            do {
+                let answer = try await server.call(.init(name: name, arguments: arguments.mcpArguments), executor: tools)
+                result = MCPToolClient.json(from: answer)
+            } catch let error as MCPError {
+                result = MCPToolClient.result(for: error, tool: name)
+            } catch {
+                result = MCPToolClient.error(code: "unavailable", message: "the tool server failed")
+            }
+            return ToolCallRecord(name: name, arguments: arguments, result: result)
         }
     }
 }

@@ -95,9 +95,6 @@ public struct MCPToolServer: Sendable {
             configuration: .default  // not strict: a stateless request may come without `initialize`
         )
         let listed = tools.map(Self.mcpTool)
-        let known = Set(tools.map(\.name))
-        let structured = structuredContent
-        let onToolCall = onToolCall
         let logger = logger
         let expectedOwner = owner?.headerValue
 
@@ -106,7 +103,7 @@ public struct MCPToolServer: Sendable {
         await server.withMethodHandler(ListTools.self) { _ in
             ListTools.Result(tools: listed)
         }
-        await server.withMethodHandler(CallTool.self) { params in
+        await server.withMethodHandler(CallTool.self) { [self] params in
             // The HTTP request this call came in: a task-local the SDK sets for transports that
             // conform to `HTTPContextProviding` (both HTTP server transports); nil in memory.
             let http = MCP.Server.currentHandlerContext?.httpContext
@@ -115,22 +112,30 @@ public struct MCPToolServer: Sendable {
                 logger.error("MCP tool call on a server bound to another principal", metadata: ["tool": "\(params.name)"])
                 throw MCPError.invalidRequest("this session belongs to another principal")
             }
-            guard known.contains(params.name) else {
-                // Spec: an unknown tool is a protocol error (-32602), not a tool result.
-                throw MCPError.invalidParams("Unknown tool: \(params.name)")
-            }
-            let arguments = JSONValue.object((params.arguments ?? [:]).mapValues(JSONValue.init(mcpValue:)))
             guard let executor = resolve(params) else {
                 throw MCPError.invalidRequest("this call names no caller the server knows")
             }
-            let record = await executor.call(params.name, arguments: arguments)
-            await onToolCall?(
-                MCPToolCallEvent(
-                    owner: owner, record: record, requestID: http?.header(Self.requestIDHeader),
-                    clientIP: http?.header(Self.clientIPHeader)))
-            return Self.result(for: record.result, structured: structured)
+            return try await call(
+                params, executor: executor, owner: owner, requestID: http?.header(Self.requestIDHeader),
+                clientIP: http?.header(Self.clientIPHeader))
         }
         return server
+    }
+
+    /// `tools/call`: what the server's handler does once the caller is known, and what the
+    /// in-process provider calls directly (no JSON-RPC in between). An unknown tool is a protocol
+    /// error (-32602), as the spec says, not a tool result.
+    public func call(
+        _ params: CallTool.Parameters, executor: any ToolExecutor, owner: MCPSessionOwner? = nil, requestID: String? = nil,
+        clientIP: String? = nil
+    ) async throws -> CallTool.Result {
+        guard tools.contains(where: { $0.name == params.name }) else {
+            throw MCPError.invalidParams("Unknown tool: \(params.name)")
+        }
+        let arguments = JSONValue.object((params.arguments ?? [:]).mapValues(JSONValue.init(mcpValue:)))
+        let record = await executor.call(params.name, arguments: arguments)
+        await onToolCall?(MCPToolCallEvent(owner: owner, record: record, requestID: requestID, clientIP: clientIP))
+        return Self.result(for: record.result, structured: structuredContent)
     }
 
     /// Serves the tools over stdio (newline-delimited JSON-RPC on stdin/stdout) until stdin closes:
