@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import ParleyCore
+import Synchronization
 
 /// A Chat Completions client for OpenAI and compatible servers (llama.cpp's `llama-server`):
 /// plain and streamed answers, tools and tool calls, usage, a connect and a total timeout, and
@@ -37,6 +38,10 @@ public final class OpenAICompatibleClient: ChatModel {
 
     public let settings: Settings
     private let http: HTTPClient
+    /// The JSON of the tool lists this client has offered: the same few lists go out with every
+    /// request, and encoding their schemas anew was a tenth of a chat turn's CPU.
+    private let encodedTools = Mutex<[[ToolSpec]: [UInt8]]>([:])
+    private static let encoder = JSONEncoder()
 
     public init(settings: Settings) {
         self.settings = settings
@@ -148,15 +153,23 @@ public final class OpenAICompatibleClient: ChatModel {
 
     private func send(_ request: ChatRequest, stream: Bool) async throws -> HTTPClientResponse {
         let body = Body(
-            model: settings.model, messages: request.messages, tools: request.tools.isEmpty ? nil : request.tools,
+            model: settings.model, messages: request.messages, tools: nil,
             toolChoice: request.tools.isEmpty ? nil : request.toolChoice?.json, maxTokens: request.maxTokens,
             temperature: request.temperature, stream: stream, streamOptions: stream ? ["include_usage": true] : nil)
+        var bytes = [UInt8](try Self.encoder.encode(body))
+        if !request.tools.isEmpty, bytes.last == UInt8(ascii: "}") {
+            // `{…,"tools":[…]}`: the object always has members before (model, messages).
+            bytes.removeLast()
+            bytes.append(contentsOf: #","tools":"#.utf8)
+            bytes.append(contentsOf: try tools(request.tools))
+            bytes.append(UInt8(ascii: "}"))
+        }
         var http = HTTPClientRequest(url: settings.baseURL + "/chat/completions")
         http.method = .POST
         http.headers.add(name: "Content-Type", value: "application/json")
         http.headers.add(name: "Accept", value: stream ? "text/event-stream" : "application/json")
         if let apiKey = settings.apiKey { http.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        http.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        http.body = .bytes(ByteBuffer(bytes: bytes))
         let response: HTTPClientResponse
         do {
             response = try await self.http.execute(http, deadline: .now() + .nanoseconds(Int64(settings.timeout.nanoseconds)))
@@ -168,6 +181,16 @@ public final class OpenAICompatibleClient: ChatModel {
             throw ModelError.status(Int(response.status.code), text)
         }
         return response
+    }
+
+    /// `tools` as JSON, encoded once per distinct list (a client sees a handful at most).
+    private func tools(_ tools: [ToolSpec]) throws -> [UInt8] {
+        if let cached = encodedTools.withLock({ $0[tools] }) { return cached }
+        let encoded = [UInt8](try Self.encoder.encode(tools))
+        encodedTools.withLock { cache in
+            if cache.count < 16 { cache[tools] = encoded }
+        }
+        return encoded
     }
 
     static func modelError(_ error: any Error) -> ModelError {
