@@ -11,8 +11,24 @@ public enum AuditChain {
             previous, String(Clock.millis(event.time)), event.tenant?.rawValue, event.actor, event.action, event.object,
             event.outcome.rawValue, event.ip, event.requestID, event.detail,
         ]
-        let canonical = (try? JSONEncoder().encode(fields)) ?? Data()
-        return SHA256.hash(data: canonical).map { String(format: "%02x", $0) }.joined()
+        let canonical = (try? encoder.encode(fields)) ?? Data()
+        return hex(SHA256.hash(data: canonical))
+    }
+
+    /// The default encoder, as the chain has always been hashed with (changing its settings would
+    /// break every stored chain); made once.
+    private static let encoder = JSONEncoder()
+
+    /// Lower-case hex, two digits a byte.
+    static func hex<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Walks a log from its first record, a page at a time (`page(after)` returns the records
