@@ -79,14 +79,20 @@ public final class JWKSTokenVerifier: TokenVerifier {
         guard !token.isEmpty, token.utf8.count <= Self.maxTokenLength else { throw AuthError("token missing or too long") }
         let key = VerifiedTokenCache.key(token)
         let now = Date()
-        if let principal = verified.principal(for: key, now: now, leeway: Self.leeway) { return principal }
-        let (principal, expires) = try await verifyAnew(token, now: now)
-        verified.insert(principal, for: key, expires: expires)
+        if let hit = verified.entry(for: key, now: now, leeway: Self.leeway) {
+            // Still signed by one of the issuer's keys (a cheap lookup for a known kid).
+            if let issuer = issuers[hit.principal.issuer], await issuer.keys.keys(for: hit.kid)?.algorithms[hit.kid] != nil {
+                return hit.principal
+            }
+            verified.remove(key)
+        }
+        let (principal, kid, expires) = try await verifyAnew(token, now: now)
+        verified.insert(principal, kid: kid, for: key, expires: expires)
         return principal
     }
 
-    /// Every check, from the token's text: its principal and when it expires.
-    private func verifyAnew(_ token: String, now: Date) async throws -> (Principal, Date) {
+    /// Every check, from the token's text: its principal, its key id and when it expires.
+    private func verifyAnew(_ token: String, now: Date) async throws -> (Principal, String, Date) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[2].isEmpty else { throw AuthError("not a signed JWT") }
         guard let headerData = Base64URL.decode(parts[0]),
@@ -132,7 +138,7 @@ public final class JWKSTokenVerifier: TokenVerifier {
             roles.insert(.admin)
         }
         // checkTimes made sure there is an `exp`.
-        return (Principal(user: user, tenants: tenants, roles: roles, issuer: policy.issuer), claims.date("exp") ?? now)
+        return (Principal(user: user, tenants: tenants, roles: roles, issuer: policy.issuer), kid, claims.date("exp") ?? now)
     }
 
     static func checkTimes(_ claims: TokenClaims, now: Date) throws {

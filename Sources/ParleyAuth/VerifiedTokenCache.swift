@@ -6,11 +6,14 @@ import Synchronization
 /// Tokens that verified recently, by the SHA-256 of their text: a client sends the same token
 /// with every request, and checking its signature each time is most of what authentication
 /// costs. A hit is still held to the token's `exp` (with the verifier's leeway) at the time of
-/// use, and an entry lives at most `maxAge`, so a key an issuer withdraws stops being trusted
-/// within that time. Only successes are kept; a refused token is verified anew every time.
+/// use, the key that signed it must still be one of its issuer's keys (a key the issuer withdrew
+/// stops being trusted as soon as Parley has seen the new key set), and an entry lives at most
+/// `maxAge`. Only successes are kept; a refused token is verified anew every time.
 final class VerifiedTokenCache: Sendable {
-    private struct Entry {
+    struct Entry {
         let principal: Principal
+        /// The key id that signed the token.
+        let kid: String
         let expires: Date
         let cachedAt: ContinuousClock.Instant
     }
@@ -26,8 +29,8 @@ final class VerifiedTokenCache: Sendable {
 
     static func key(_ token: String) -> SHA256Digest { SHA256.hash(data: Data(token.utf8)) }
 
-    /// The principal of `key`'s token if it verified within `maxAge` and has not expired at `now`.
-    func principal(for key: SHA256Digest, now: Date, leeway: TimeInterval) -> Principal? {
+    /// `key`'s token if it verified within `maxAge` and has not expired at `now`.
+    func entry(for key: SHA256Digest, now: Date, leeway: TimeInterval) -> Entry? {
         let instant = ContinuousClock.now
         return entries.withLock { entries in
             guard let entry = entries[key] else { return nil }
@@ -35,11 +38,15 @@ final class VerifiedTokenCache: Sendable {
                 entries[key] = nil
                 return nil
             }
-            return entry.principal
+            return entry
         }
     }
 
-    func insert(_ principal: Principal, for key: SHA256Digest, expires: Date) {
+    func remove(_ key: SHA256Digest) {
+        entries.withLock { $0[key] = nil }
+    }
+
+    func insert(_ principal: Principal, kid: String, for key: SHA256Digest, expires: Date) {
         let instant = ContinuousClock.now
         entries.withLock { entries in
             if entries.count >= capacity {
@@ -49,7 +56,7 @@ final class VerifiedTokenCache: Sendable {
                 entries = entries.filter { $0.value.cachedAt + maxAge > instant }
                 if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             }
-            entries[key] = Entry(principal: principal, expires: expires, cachedAt: instant)
+            entries[key] = Entry(principal: principal, kid: kid, expires: expires, cachedAt: instant)
         }
     }
 

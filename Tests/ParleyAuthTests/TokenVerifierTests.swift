@@ -143,21 +143,22 @@ struct VerifiedTokenCacheTests {
     @Test func aHitIsHeldToTheTokensExpiryAndToTheMaximumAge() {
         let cache = VerifiedTokenCache(capacity: 10, maxAge: .seconds(60))
         let key = VerifiedTokenCache.key("t1")
-        cache.insert(principal, for: key, expires: Date().addingTimeInterval(120))
-        #expect(cache.principal(for: key, now: Date(), leeway: 0) == principal)
+        cache.insert(principal, kid: "k1", for: key, expires: Date().addingTimeInterval(120))
+        #expect(cache.entry(for: key, now: Date(), leeway: 0)?.principal == principal)
+        #expect(cache.entry(for: key, now: Date(), leeway: 0)?.kid == "k1")
         // Once its exp (plus leeway) has passed, the cached token is no longer accepted.
-        #expect(cache.principal(for: key, now: Date().addingTimeInterval(200), leeway: 60) == nil)
-        #expect(cache.principal(for: key, now: Date(), leeway: 0) == nil)
+        #expect(cache.entry(for: key, now: Date().addingTimeInterval(200), leeway: 60) == nil)
+        #expect(cache.entry(for: key, now: Date(), leeway: 0) == nil)
 
         let young = VerifiedTokenCache(capacity: 10, maxAge: .zero)
-        young.insert(principal, for: key, expires: Date().addingTimeInterval(120))
-        #expect(young.principal(for: key, now: Date(), leeway: 0) == nil)
+        young.insert(principal, kid: "k1", for: key, expires: Date().addingTimeInterval(120))
+        #expect(young.entry(for: key, now: Date(), leeway: 0) == nil)
     }
 
     @Test func itNeverHoldsMoreThanItsCapacity() {
         let cache = VerifiedTokenCache(capacity: 100, maxAge: .seconds(60))
         for index in 0..<1_000 {
-            cache.insert(principal, for: VerifiedTokenCache.key("token \(index)"), expires: Date().addingTimeInterval(600))
+            cache.insert(principal, kid: "k1", for: VerifiedTokenCache.key("token \(index)"), expires: Date().addingTimeInterval(600))
             #expect(cache.count <= 100)
         }
     }
