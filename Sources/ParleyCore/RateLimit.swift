@@ -107,6 +107,39 @@ public protocol RateLimiter: Sendable {
     /// Counts one request against `key` under `policy` (or only looks, when `consume` is false).
     /// Throws when the limiter's storage is unreachable; the caller applies fail-open/closed.
     func check(_ key: String, policy: RateLimitPolicy, consume: Bool) async throws -> RateLimitDecision
+
+    /// The checks one request must pass, answered together, in order: each decision is what
+    /// `check` would say, but the request counts against none of its limits unless every check
+    /// allows it (a request refused by the tenant's limit does not use up the user's). A limiter
+    /// behind the network answers them in one round trip.
+    func check(all checks: [RateLimitCheck]) async throws -> [RateLimitDecision]
+}
+
+/// One limit a request is checked against.
+public struct RateLimitCheck: Sendable, Hashable {
+    public var key: String
+    public var policy: RateLimitPolicy
+    /// `false`: only look (the auth-failure gate).
+    public var consume: Bool
+
+    public init(key: String, policy: RateLimitPolicy, consume: Bool = true) {
+        self.key = key
+        self.policy = policy
+        self.consume = consume
+    }
+}
+
+extension RateLimiter {
+    /// Looks at every limit first, then counts the request only if all of them allow it.
+    public func check(all checks: [RateLimitCheck]) async throws -> [RateLimitDecision] {
+        var decisions: [RateLimitDecision] = []
+        for check in checks { decisions.append(try await self.check(check.key, policy: check.policy, consume: false)) }
+        guard decisions.allSatisfy(\.allowed) else { return decisions }
+        for (index, check) in checks.enumerated() where check.consume {
+            decisions[index] = try await self.check(check.key, policy: check.policy, consume: true)
+        }
+        return decisions
+    }
 }
 
 /// Limits within this process: one replica's view, exact and fast. Memory stays bounded

@@ -33,6 +33,29 @@ public struct RedisRateLimiter: RateLimiter {
             allowed: allowed == 1, policy: policy, remaining: remaining, resetSeconds: reset, retryAfterSeconds: retry)
     }
 
+    /// Every check of a request in one round trip (`gcraAll`): counted only if all allow it.
+    public func check(all checks: [RateLimitCheck]) async throws -> [RateLimitDecision] {
+        if checks.count == 1 { return [try await check(checks[0].key, policy: checks[0].policy, consume: checks[0].consume)] }
+        if checks.isEmpty { return [] }
+        var arguments: [RESPArgument] = []
+        for check in checks {
+            arguments.append(.double(check.policy.window.seconds))
+            arguments.append(.integer(check.policy.limit))
+            arguments.append(check.consume ? "1" : "0")
+        }
+        let reply = try await client.run(Self.gcraAll, keys: checks.map { keyPrefix + $0.key }, arguments: arguments, timeout: timeout)
+        let values = reply.array?.compactMap(\.int) ?? []
+        guard values.count == 4 * checks.count else {
+            throw RedisClientError.unexpectedReply(command: "EVALSHA gcra_all", reply: "\(reply)")
+        }
+        return checks.enumerated().map { index, check in
+            let base = 4 * index
+            return RateLimitDecision(
+                allowed: values[base] == 1, policy: check.policy, remaining: values[base + 1], resetSeconds: values[base + 2],
+                retryAfterSeconds: values[base + 3])
+        }
+    }
+
     /// The GCRA script (a test checks that Redis's `SCRIPT LOAD` returns `gcra.sha1`).
     public static let gcra = RedisScript(
         """
@@ -89,5 +112,68 @@ public struct RedisRateLimiter: RateLimiter {
         local remaining = math.floor((burst - (after - now)) / interval)
         if remaining < 0 then remaining = 0 end
         return {1, remaining, math.ceil(after - now), 0}
+        """)
+
+    /// `gcra` for several keys at once, atomically: KEYS[i] with ARGV[3i-2..3i] (window, limit,
+    /// consume), on one reading of Redis's clock. Nothing is counted unless every key allows the
+    /// request. Returns {allowed, remaining, reset_seconds, retry_after_seconds} for each key, in
+    /// order, as one flat array. The keys of one request share no hash tag: on Redis Cluster they
+    /// would need one ({tenant}), on a single Redis (Parley's setup) any keys work.
+    public static let gcraAll = RedisScript(
+        """
+        -- The arithmetic of gcra above (and of RateLimitDecision.gcra), for each key.
+        local time = redis.call('TIME')
+        local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+        local counted, looked, sets = {}, {}, {}
+        local all_allowed = true
+        for i = 1, #KEYS do
+          local window = tonumber(ARGV[3 * i - 2])
+          local limit = tonumber(ARGV[3 * i - 1])
+          local consume = ARGV[3 * i] == '1'
+          if not window or not limit or window <= 0 or limit <= 0 then
+            return redis.error_reply('ERR gcra_all: bad window or limit')
+          end
+          local interval = window / limit
+          local burst = interval * limit
+          local stored = redis.call('GET', KEYS[i])
+          local stored_tat = nil
+          if stored then stored_tat = tonumber(stored) end
+          local tat = math.max(stored_tat or now, now)
+          local new_tat = tat + interval
+          local allow_at = new_tat - burst
+          if allow_at > now + 1e-9 then
+            local retry = math.ceil(allow_at - now)
+            if retry < 1 then retry = 1 end
+            all_allowed = false
+            local refused = {0, 0, math.ceil(tat - now), retry}
+            counted[i] = refused
+            looked[i] = refused
+          else
+            local peek_remaining = math.floor((burst - (tat - now)) / interval)
+            if peek_remaining < 0 then peek_remaining = 0 end
+            looked[i] = {1, peek_remaining, math.ceil(tat - now), 0}
+            if consume then
+              local remaining = math.floor((burst - (new_tat - now)) / interval)
+              if remaining < 0 then remaining = 0 end
+              counted[i] = {1, remaining, math.ceil(new_tat - now), 0}
+              sets[#sets + 1] = {KEYS[i], new_tat}
+            else
+              counted[i] = looked[i]
+            end
+          end
+        end
+        local chosen = looked
+        if all_allowed then
+          chosen = counted
+          for _, set in ipairs(sets) do
+            local ttl_ms = math.ceil((set[2] - now) * 1000) + 1000
+            redis.call('SET', set[1], string.format('%.17g', set[2]), 'PX', string.format('%d', ttl_ms))
+          end
+        end
+        local out = {}
+        for i = 1, #KEYS do
+          for j = 1, 4 do out[#out + 1] = chosen[i][j] end
+        end
+        return out
         """)
 }

@@ -189,7 +189,7 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
     // per-tenant limits, then the audit of what the request did.
     func authenticated(_ group: RouterGroup<ParleyRequestContext>) -> RouterGroup<ParleyRequestContext> {
         group
-            .add(middleware: RateLimitMiddleware(gate: gate, stage: .client))
+            .add(middleware: RateLimitMiddleware(gate: gate, stage: .client(authFailures: true)))
             .add(middleware: AuthMiddleware(verifier: services.verifier, limits: gate, auditor: auditor, metrics: services.metrics))
             .add(middleware: RateLimitMiddleware(gate: gate, stage: .principal))
             .add(middleware: AuditMiddleware(auditor: auditor))
@@ -210,7 +210,7 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
     WebController(
         assets: WebAssets.load(directory: configuration.webDirectory, logger: logger), devIssuer: services.devIssuer, oidc: webSignIn,
         auditor: auditor
-    ).addRoutes(to: router, limited: router.group("ui").add(middleware: RateLimitMiddleware(gate: gate, stage: .client)))
+    ).addRoutes(to: router, limited: router.group("ui").add(middleware: RateLimitMiddleware(gate: gate, stage: .client())))
     let api = authenticated(router.group("api/v1"))
     TaskController(stores: stores).addRoutes(to: api)
     AdminController(

@@ -129,10 +129,13 @@ struct ObservationMiddleware: RouterMiddleware {
 }
 
 /// Verifies the bearer token and settles the tenant: `X-Tenant-ID` when given (it must be one
-/// the token grants), else the token's only tenant. A client IP with too many refused tokens is
-/// turned away before its next token is looked at; every refusal is audited.
+/// the token grants), else the token's only tenant. Every refusal is counted against the client
+/// IP (the client stage in front turns away an IP with too many) and audited.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = ParleyRequestContext
+
+    /// The limit on refused tokens, per client IP.
+    static func failureKey(_ context: Context) -> String { "auth-failure:" + (context.clientIP ?? "unknown") }
 
     let verifier: any TokenVerifier
     let limits: RateLimitGate
@@ -142,10 +145,8 @@ struct AuthMiddleware: RouterMiddleware {
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let failureKey = "auth-failure:" + (context.clientIP ?? "unknown")
-        if let policy = limits.settings.authFailures {
-            try await limits.enforce(failureKey, policy: policy, consume: false, context: context)
-        }
+        // The client stage in front of this middleware has looked at this client's refused tokens.
+        let failureKey = Self.failureKey(context)
         let principal: Principal
         do {
             principal = try await verify(request.headers[.authorization])

@@ -30,29 +30,40 @@ struct RateLimitGate: Sendable {
     let metrics: ParleyMetrics
 
     func enforce(_ key: String, policy: RateLimitPolicy, consume: Bool = true, context: ParleyRequestContext) async throws {
-        let decision: RateLimitDecision
+        try await enforce([RateLimitCheck(key: key, policy: policy, consume: consume)], context: context)
+    }
+
+    /// Every limit of one stage at once (one round trip to Redis); the first that refuses answers 429.
+    func enforce(_ checks: [RateLimitCheck], context: ParleyRequestContext) async throws {
+        guard !checks.isEmpty else { return }
+        let decisions: [RateLimitDecision]
         do {
-            decision = try await limiter.check(key, policy: policy, consume: consume)
+            decisions = try await limiter.check(all: checks)
         } catch {
             metrics.recordRateLimiterFailure()
             context.logger.error(
-                "rate limiter unavailable", metadata: ["policy": .string(policy.name), "error": "\(error)",
-                "fail_open": .stringConvertible(settings.failOpen)])
+                "rate limiter unavailable",
+                metadata: [
+                    "policy": .string(checks.map(\.policy.name).joined(separator: ",")), "error": "\(error)",
+                    "fail_open": .stringConvertible(settings.failOpen),
+                ])
             if settings.failOpen { return }
             throw ParleyError.unavailable("rate limiting is unavailable; try again shortly")
         }
         // A peek (the auth-failure gate) says nothing about this request's own quota.
-        if consume { context.trace?.noteRateLimit(decision) }
-        guard decision.allowed else {
-            metrics.recordRateLimited(policy: policy.name)
-            var headers = HTTPFields()
-            headers[.retryAfter] = String(decision.retryAfterSeconds)
-            RateLimitHeaders.apply([decision], to: &headers)
-            throw HTTPProblem(
-                status: .tooManyRequests,
-                detail: "rate limit \"\(policy.name)\" (\(policy.limit) per \(policy.window.components.seconds) s) exceeded; retry in \(decision.retryAfterSeconds) s",
-                headers: headers, policy: policy.name)
+        for (check, decision) in zip(checks, decisions) where check.consume && decision.allowed {
+            context.trace?.noteRateLimit(decision)
         }
+        guard let decision = decisions.first(where: { !$0.allowed }) else { return }
+        let policy = decision.policy
+        metrics.recordRateLimited(policy: policy.name)
+        var headers = HTTPFields()
+        headers[.retryAfter] = String(decision.retryAfterSeconds)
+        RateLimitHeaders.apply([decision], to: &headers)
+        throw HTTPProblem(
+            status: .tooManyRequests,
+            detail: "rate limit \"\(policy.name)\" (\(policy.limit) per \(policy.window.components.seconds) s) exceeded; retry in \(decision.retryAfterSeconds) s",
+            headers: headers, policy: policy.name)
     }
 }
 
@@ -78,7 +89,9 @@ struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = ParleyRequestContext
 
     enum Stage {
-        case client
+        /// Per client IP. `authFailures`: also refuse a client with too many refused tokens
+        /// (looked at, not counted, in the same round trip), for routes that take a token.
+        case client(authFailures: Bool = false)
         case principal
     }
 
@@ -87,20 +100,25 @@ struct RateLimitMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let settings = gate.settings
+        var checks: [RateLimitCheck] = []
         switch stage {
-        case .client:
+        case .client(let authFailures):
             if let policy = settings.ip {
-                try await gate.enforce("ip:" + (context.clientIP ?? "unknown"), policy: policy, context: context)
+                checks.append(RateLimitCheck(key: "ip:" + (context.clientIP ?? "unknown"), policy: policy))
+            }
+            if authFailures, let policy = settings.authFailures {
+                checks.append(RateLimitCheck(key: AuthMiddleware.failureKey(context), policy: policy, consume: false))
             }
         case .principal:
             if let principal = context.principal, let policy = settings.user {
                 // Subjects are unique per issuer, so the key holds both.
-                try await gate.enforce("user:\(principal.issuer) \(principal.user)", policy: policy, context: context)
+                checks.append(RateLimitCheck(key: "user:\(principal.issuer) \(principal.user)", policy: policy))
             }
             if let tenant = context.tenant, let policy = settings.tenant {
-                try await gate.enforce("tenant:\(tenant)", policy: policy, context: context)
+                checks.append(RateLimitCheck(key: "tenant:\(tenant)", policy: policy))
             }
         }
+        try await gate.enforce(checks, context: context)
         return try await next(request, context)
     }
 }

@@ -199,6 +199,33 @@ struct RedisRateLimiterTests {
         await pool.shutdown()
     }
 
+    @Test func severalLimitsInOneRoundTripDecideLikeTheInProcessLimiter() async throws {
+        let pool = try TestRedis.pool()
+        let redis = RedisRateLimiter(client: pool)
+        let local = InProcessRateLimiter()
+        let user = RateLimitPolicy(name: "user", limit: 6, window: .seconds(3600))
+        let tenant = RateLimitPolicy(name: "tenant", limit: 3, window: .seconds(3600))
+        let failures = RateLimitPolicy(name: "auth-failure", limit: 2, window: .seconds(3600))
+        let prefix = TestRedis.key("all")
+        func checks(_ prefix: String) -> [RateLimitCheck] {
+            [
+                RateLimitCheck(key: prefix + "user", policy: user), RateLimitCheck(key: prefix + "tenant", policy: tenant),
+                RateLimitCheck(key: prefix + "failures", policy: failures, consume: false),
+            ]
+        }
+        for step in 0..<6 {
+            let fromRedis = try await redis.check(all: checks(prefix))
+            let expected = try await local.check(all: checks("local:"))
+            #expect(fromRedis.map(\.allowed) == expected.map(\.allowed), "step \(step)")
+            #expect(fromRedis.map(\.remaining) == expected.map(\.remaining), "step \(step)")
+        }
+        // Three allowed, then the tenant refuses: the user's quota went down by three only.
+        #expect(try await redis.check(prefix + "user", policy: user, consume: false).remaining == 3)
+        #expect(try await redis.check(prefix + "failures", policy: failures, consume: false).remaining == 2)
+        #expect(try await pool.send(RESPCommand("SCRIPT", "LOAD", .string(RedisRateLimiter.gcraAll.source))).string == RedisRateLimiter.gcraAll.sha1)
+        await pool.shutdown()
+    }
+
     @Test func oneLimitHoldsExactlyAcrossReplicas() async throws {
         // Two pools stand for two replicas; 200 concurrent requests against a limit of 30 an hour.
         let replicas = [try TestRedis.pool(), try TestRedis.pool()]

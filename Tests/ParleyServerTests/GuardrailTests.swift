@@ -63,6 +63,26 @@ struct RateLimitTests {
         #expect(limiter.trackedKeys == 0)
     }
 
+    @Test func aRequestRefusedByOneLimitCountsAgainstNone() async throws {
+        let limiter = InProcessRateLimiter(shardCount: 1, clock: { 1000 })
+        let user = RateLimitPolicy(name: "user", limit: 5, window: .seconds(60))
+        let tenant = RateLimitPolicy(name: "tenant", limit: 2, window: .seconds(60))
+        let checks = [RateLimitCheck(key: "user:a", policy: user), RateLimitCheck(key: "tenant:t", policy: tenant)]
+        for expected in [4, 3] {
+            let decisions = try await limiter.check(all: checks)
+            #expect(decisions.map(\.allowed) == [true, true])
+            #expect(decisions[0].remaining == expected)
+        }
+        // The tenant is full: refused, and the user's quota is left as it was.
+        let refused = try await limiter.check(all: checks)
+        #expect(refused.map(\.allowed) == [true, false])
+        #expect(try await limiter.check("user:a", policy: user, consume: false).remaining == 3)
+        // A look-only check never counts.
+        let peek = [RateLimitCheck(key: "user:b", policy: user, consume: false)]
+        for _ in 0..<10 { _ = try await limiter.check(all: peek) }
+        #expect(try await limiter.check("user:b", policy: user, consume: false).remaining == 5)
+    }
+
     @Test func perUserLimitAnswers429WithHeadersAndAProblemNamingThePolicy() async throws {
         var parley = TestParley()
         parley.configuration.rateLimits.user = RateLimitPolicy(name: "user", limit: 3, window: .seconds(60))
