@@ -12,26 +12,31 @@ struct PostgresAuditLog: AuditLogRepository {
     let schema: QuotedSchema
     /// Names the log in the advisory lock: the tenant id, or `*` for the system log.
     let lockKey: String
+    /// Where the table is: `"tenant_acme".`, before its name in every statement.
+    private var t: String { schema.qualifier }
 
     private static let columns = "seq, time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id"
 
     func append(_ events: [AuditEvent]) async throws -> [AuditRecord] {
         guard !events.isEmpty else { return [] }
         let lockKey = "parley.audit." + self.lockKey
-        return try await database.transaction(in: schema) { connection, logger in
+        return try await database.transaction { connection, logger in
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(lockKey)))", logger: logger)
-            // After the lock: a redelivered event that another writer stored is seen and skipped.
+            // After the lock (a statement of its own, so this one's snapshot sees what the writer
+            // before us committed): the chain's last hash, and which of these events another
+            // writer already stored (a redelivery), to skip them.
             let ids = events.compactMap(\.id)
-            var seen = Set<String>()
-            if !ids.isEmpty {
-                let stored = try await connection.query("SELECT event_id FROM audit_log WHERE event_id = ANY(\(ids))", logger: logger)
-                    .collect()
-                seen = Set(try stored.map { try $0.decode(String.self) })
-            }
+            let state = try await connection.query(
+                """
+                SELECT (SELECT hash FROM \(unescaped: t)audit_log ORDER BY seq DESC LIMIT 1),
+                    ARRAY(SELECT event_id FROM \(unescaped: t)audit_log WHERE event_id = ANY(\(ids)))
+                """, logger: logger
+            ).collect()
+            let (last, stored) = try state.first?.decode((String?, [String]).self) ?? (nil, [])
+            var seen = Set(stored)
             let events = events.filter { event in event.id.map { seen.insert($0).inserted } ?? true }
             guard !events.isEmpty else { return [] }
-            let last = try await connection.query("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1", logger: logger).collect()
-            var previous = try last.first?.decode(String.self) ?? AuditRecord.genesisHash
+            var previous = last ?? AuditRecord.genesisHash
             var binds = PostgresBindings()
             var tuples: [String] = []
             var chained: [(event: AuditEvent, previous: String, hash: String)] = []
@@ -57,7 +62,7 @@ struct PostgresAuditLog: AuditLogRepository {
             let inserted = try await connection.query(
                 PostgresQuery(
                     unsafeSQL: """
-                        INSERT INTO audit_log (time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id)
+                        INSERT INTO \(t)audit_log (time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id)
                         VALUES \(tuples.joined(separator: ", ")) RETURNING seq, hash
                         """,
                     binds: binds),
@@ -100,19 +105,15 @@ struct PostgresAuditLog: AuditLogRepository {
         binds.append(filter.limit)
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let query = PostgresQuery(
-            unsafeSQL: "SELECT \(Self.columns) FROM audit_log \(whereClause) ORDER BY seq DESC LIMIT $\(binds.count)", binds: binds)
-        return try await database.transaction(in: schema) { connection, logger in
-            try await connection.query(query, logger: logger).collect().map(Self.record)
-        }
+            unsafeSQL: "SELECT \(Self.columns) FROM \(t)audit_log \(whereClause) ORDER BY seq DESC LIMIT $\(binds.count)", binds: binds)
+        return try await database.run(query).map(Self.record)
     }
 
     func verifyChain() async throws -> AuditChainReport {
         try await AuditChain.verify { after in
-            try await database.transaction(in: schema) { connection, logger in
-                try await connection.query(
-                    "SELECT \(unescaped: Self.columns) FROM audit_log WHERE seq > \(after) ORDER BY seq LIMIT 1000", logger: logger
-                ).collect().map(Self.record)
-            }
+            try await database.run(
+                "SELECT \(unescaped: Self.columns) FROM \(unescaped: t)audit_log WHERE seq > \(after) ORDER BY seq LIMIT 1000"
+            ).map(Self.record)
         }
     }
 

@@ -127,6 +127,17 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
+    /// Runs `body` in one transaction, on the pool's own `search_path` (no tables): its SQL names
+    /// the schema of every table.
+    func transaction<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Result
+    ) async throws -> Result {
+        let logger = self.logger
+        return try await bounded {
+            try await self.client.withTransaction(logger: logger) { connection in try await body(connection, logger) }
+        }
+    }
+
     /// Runs one statement on its own (PostgreSQL commits it by itself): one round trip. Its SQL
     /// names the schema of every table (see `QuotedSchema.qualifier`).
     func run(_ query: PostgresQuery) async throws -> [PostgresRow] {
