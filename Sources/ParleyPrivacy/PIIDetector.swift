@@ -1,3 +1,5 @@
+import Synchronization
+
 // PII detection and pseudonymization for chat text sent to a model.
 //
 // The recognizers (Recognizers/) are hand-written scanners over the text's Unicode scalars: no regular expression
@@ -12,9 +14,10 @@
 public enum PIIDetector {
     /// The matches in `text`, sorted by position and never overlapping.
     public static func detect(in text: String) -> [PIIMatch] {
-        let scanned = PIIText(text)
-        guard !scanned.scalars.isEmpty else { return [] }
-        let found = PIIRecognizers.candidates(in: scanned)
+        guard !text.isEmpty else { return [] }
+        let found = recent.candidates(for: text) {
+            PIIRecognizers.candidates(in: PIIText(text))
+        }
         guard !found.isEmpty else { return [] }
         var indices = Array(text.unicodeScalars.indices)
         indices.append(text.endIndex)
@@ -22,5 +25,36 @@ public enum PIIDetector {
             let range = indices[candidate.start]..<indices[candidate.end]
             return PIIMatch(kind: candidate.kind, range: range, value: String(text.unicodeScalars[range]))
         }
+    }
+}
+
+extension PIIDetector {
+    /// What the recognizers found in recent texts: a conversation's earlier messages go to an
+    /// external model again with every turn, and scanning them anew was a tenth of a turn's CPU.
+    /// Detection depends on the text alone, so a hit is exact. Bounded: when full it starts over.
+    static let recent = DetectionCache(capacity: 4096)
+
+    final class DetectionCache: Sendable {
+        let capacity: Int
+        /// Texts longer than this are scanned every time (a chat message is at most 8,000 characters).
+        let maxLength = 16_384
+        private let entries = Mutex<[String: [PIICandidate]]>([:])
+
+        init(capacity: Int) {
+            self.capacity = capacity
+        }
+
+        func candidates(for text: String, scan: () -> [PIICandidate]) -> [PIICandidate] {
+            guard text.utf8.count <= maxLength else { return scan() }
+            if let known = entries.withLock({ $0[text] }) { return known }
+            let found = scan()
+            entries.withLock { entries in
+                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+                entries[text] = found
+            }
+            return found
+        }
+
+        var count: Int { entries.withLock { $0.count } }
     }
 }

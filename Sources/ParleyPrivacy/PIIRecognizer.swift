@@ -51,7 +51,7 @@ struct PIIText {
 }
 
 /// A span a recognizer found: scalar offsets `start..<end`.
-struct PIICandidate {
+struct PIICandidate: Sendable, Equatable {
     let kind: PIIKind
     let start: Int
     let end: Int
