@@ -32,6 +32,7 @@ public struct ChatService: Sendable {
         }
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw ParleyError.invalid(field: "message", reason: "must not be empty") }
+        guard !trimmed.unicodeScalars.contains("\0") else { throw ParleyError.invalid(field: "message", reason: TaskService.noNUL) }
         return trimmed
     }
 

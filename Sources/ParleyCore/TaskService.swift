@@ -51,10 +51,14 @@ public struct TaskService: Sendable {
 
     static func notFound(_ id: Int) -> ParleyError { .notFound("task \(id)") }
 
+    /// Why text with U+0000 is refused: PostgreSQL cannot store it and SQLite would cut the text there.
+    public static let noNUL = "must not contain the NUL character (U+0000)"
+
     /// Trims the title and checks its length (in characters, as a person counts them).
     public static func validTitle(_ raw: String) throws -> String {
         let title = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !title.isEmpty else { throw ParleyError.invalid(field: "title", reason: "must not be empty") }
+        guard !title.unicodeScalars.contains("\0") else { throw ParleyError.invalid(field: "title", reason: Self.noNUL) }
         guard title.count <= maxTitleLength else {
             throw ParleyError.invalid(field: "title", reason: "must be at most \(maxTitleLength) characters")
         }
@@ -66,6 +70,7 @@ public struct TaskService: Sendable {
         guard let description = raw?.trimmingCharacters(in: .whitespacesAndNewlines), !description.isEmpty else {
             return nil
         }
+        guard !description.unicodeScalars.contains("\0") else { throw ParleyError.invalid(field: "description", reason: Self.noNUL) }
         guard description.count <= maxDescriptionLength else {
             throw ParleyError.invalid(
                 field: "description", reason: "must be at most \(maxDescriptionLength) characters")

@@ -77,6 +77,10 @@ struct ObservationMiddleware: RouterMiddleware {
             if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Context.maxBodyBytes {
                 throw HTTPProblem(status: .contentTooLarge, detail: HTTPProblem.defaultDetail(.contentTooLarge))
             }
+            // U+0000 in a path or query parameter: refused for the same reason as in a body.
+            if request.uri.description.range(of: "%00", options: .caseInsensitive) != nil {
+                throw HTTPProblem.malformed("the URL " + TaskService.noNUL)
+            }
             response = try await next(request, context)
         } catch {
             let problem = HTTPProblem.from(error)

@@ -44,6 +44,10 @@ extension HTTPProblem {
         case let error as ParleyError:
             switch error {
             case .invalid(let field, let reason):
+                // A member whose name is empty (`{"": …}`) has no name to point at.
+                guard !field.isEmpty else {
+                    return HTTPProblem(status: .unprocessableContent, detail: "the member with an empty name \(reason)")
+                }
                 return HTTPProblem(status: .unprocessableContent, detail: "\(field) \(reason)", field: field)
             case .notFound(let what): return HTTPProblem(status: .notFound, detail: "\(what) not found")
             case .forbidden(let why): return HTTPProblem(status: .forbidden, detail: why)

@@ -9,11 +9,54 @@ extension Request {
     func decodeJSON<T: Decodable>(_ type: T.Type, context: ParleyRequestContext) async throws -> T {
         let buffer = try await body.collect(upTo: context.maxUploadSize)
         guard buffer.readableBytes > 0 else { throw HTTPProblem.malformed("a JSON request body is required") }
+        let data = Data(buffer.readableBytesView)
+        // No text Parley stores may hold U+0000: PostgreSQL refuses it and SQLite would cut the
+        // text there (an audit detail so cut no longer matches its hash). Refused before anything.
+        if Self.hasEscapedNUL(data) { throw Self.nulProblem(in: data) }
         do {
-            return try JSONCoding.decoder.decode(T.self, from: Data(buffer.readableBytesView))
+            return try JSONCoding.decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
             throw Self.problem(for: error)
         }
+    }
+
+    /// Whether the JSON text has a `\u0000` escape (not an escaped backslash followed by "u0000").
+    static func hasEscapedNUL(_ data: Data) -> Bool {
+        let bytes = [UInt8](data)
+        var index = 0
+        while index + 5 < bytes.count {
+            if bytes[index] == UInt8(ascii: "\\") {
+                if bytes[index + 1] == UInt8(ascii: "u"), bytes[index + 2...index + 5].elementsEqual("0000".utf8) { return true }
+                index += 2  // an escape: the next byte is never the start of another
+                continue
+            }
+            index += 1
+        }
+        return false
+    }
+
+    /// The problem for a body with U+0000, naming the member that holds it when the body is JSON.
+    static func nulProblem(in data: Data) -> HTTPProblem {
+        func path(of value: JSONValue, _ prefix: String) -> String? {
+            switch value {
+            case .string(let text): return text.unicodeScalars.contains("\0") ? prefix : nil
+            case .array(let items):
+                for (index, item) in items.enumerated() {
+                    if let found = path(of: item, prefix.isEmpty ? "\(index)" : "\(prefix).\(index)") { return found }
+                }
+                return nil
+            case .object(let members):
+                for (key, member) in members.sorted(by: { $0.key < $1.key }) {
+                    if key.unicodeScalars.contains("\0") { return prefix.isEmpty ? key : "\(prefix).\(key)" }
+                    if let found = path(of: member, prefix.isEmpty ? key : "\(prefix).\(key)") { return found }
+                }
+                return nil
+            default: return nil
+            }
+        }
+        let field = (try? JSONCoding.decoder.decode(JSONValue.self, from: data)).flatMap { path(of: $0, "") }
+        let detail = (field.map { "\($0) " } ?? "the request body ") + TaskService.noNUL
+        return .malformed(detail, field: field?.isEmpty == false ? field : nil)
     }
 
     static func problem(for error: DecodingError) -> HTTPProblem {
@@ -27,9 +70,11 @@ extension Request {
             return .malformed("\(field) is required", field: field)
         case .typeMismatch(let type, let context):
             let field = path(context.codingPath)
-            return .malformed("\(field) must be \(describe(type))", field: field.isEmpty ? nil : field)
+            if field.isEmpty { return .malformed("the request body must be \(describe(type))") }
+            return .malformed("\(field) must be \(describe(type))", field: field)
         case .valueNotFound(let type, let context):
             let field = path(context.codingPath)
+            if field.isEmpty { return .malformed("the request body must be \(describe(type)), not null") }
             return .malformed("\(field) must be \(describe(type)), not null", field: field)
         case .dataCorrupted(let context):
             let field = path(context.codingPath)
@@ -42,11 +87,14 @@ extension Request {
 
     static func describe(_ type: Any.Type) -> String {
         switch type {
-        case is String.Type: "a string"
-        case is Int.Type, is Int64.Type: "an integer"
-        case is Bool.Type: "true or false"
-        case is Double.Type: "a number"
-        default: "of another type (\(type))"
+        case is String.Type: return "a string"
+        case is Int.Type, is Int64.Type: return "an integer"
+        case is Bool.Type: return "true or false"
+        case is Double.Type: return "a number"
+        default:
+            // The decoder names the container it expected (`Dictionary<String, Any>`): say it in JSON's words.
+            let name = String(describing: type)
+            return name.hasPrefix("Dictionary") ? "a JSON object" : name.hasPrefix("Array") ? "a JSON array" : "of another type"
         }
     }
 

@@ -67,6 +67,40 @@ struct ErrorTests {
         }
     }
 
+    @Test func aBodyOfTheWrongKindAndTextWithNULAreRefusedAndWriteNothing() async throws {
+        let parley = TestParley()
+        let alice = try await parley.token("alice")
+        let admin = try await parley.token("root", admin: true)
+        try await parley.run { client in
+            for body in ["null", "[1]", "42", #""text""#] {
+                let problem = try await client.send(.post, "/api/v1/tasks", token: alice, json: body).expectProblem(.badRequest)
+                #expect(problem["field"] == nil, "\(body)")
+                let detail = problem["detail"]?.stringValue ?? ""
+                #expect(detail.hasPrefix("the request body must be a JSON object"), "\(body): \(detail)")
+            }
+            // U+0000 cannot be stored (PostgreSQL refuses it, SQLite would cut the text): refused, naming the member.
+            try await client.send(.post, "/api/v1/tasks", token: alice, json: #"{"title": "a\u0000b"}"#)
+                .expectProblem(.badRequest, field: "title")
+            try await client.send(.post, "/api/v1/chat", token: alice, json: #"{"message": "hi\u0000"}"#)
+                .expectProblem(.badRequest, field: "message")
+            try await client.send(.post, "/chatkit", token: alice, json: #"{"type": "a\u0000b", "params": {}}"#)
+                .expectProblem(.badRequest, field: "type")
+            try await client.send(.get, "/api/v1/admin/audit?actor=a%00b", token: admin).expectProblem(.badRequest)
+            // A flag with an empty name: 422 that names no field (found by schemathesis).
+            let unnamed = try await client.send(.patch, "/api/v1/admin/flags/global", token: admin, json: #"{"": true}"#)
+                .expectProblem(.unprocessableContent)
+            #expect(unnamed["field"] == nil)
+            #expect(unnamed["detail"]?.stringValue?.hasPrefix("the member with an empty name is not a flag") == true)
+            // An escaped backslash before "u0000" is ordinary text.
+            let kept = try await client.send(.post, "/api/v1/tasks", token: alice, json: #"{"title": "a\\u0000b"}"#)
+            #expect(kept.status == .created)
+            let tasks = try await client.send(.get, "/api/v1/tasks", token: alice)
+            let titles = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: tasks.body))["tasks"]?.arrayValue?
+                .compactMap { $0["title"]?.stringValue }
+            #expect(titles == [#"a\u0000b"#])
+        }
+    }
+
     @Test func messagesOfExactly8000CharactersAreAccepted() async throws {
         let parley = TestParley()
         let alice = try await parley.token("alice")
