@@ -139,8 +139,8 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            // The web chat: plain files, served as they are.
-            resources: [.copy("Web")],
+            // The web chat and the OpenAPI document: plain files, served as they are.
+            resources: [.copy("Web"), .copy("OpenAPI")],
             swiftSettings: swiftSettings
         ),
         // The `parley` executable: serve, mcp, token, migrate, audit, pii.

@@ -20,14 +20,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The official MCP Python SDK (the client the MCP tests drive Parley with), Selenium (the
-# browser tests) and OpenAI's ChatKit package (whose types check /chatkit): in a virtualenv
-# outside the repo, created once and reused.
+# browser tests), OpenAI's ChatKit package (whose types check /chatkit), PyYAML
+# (scripts/openapi-json.py), openapi-spec-validator (the OpenAPI document) and schemathesis
+# (scripts/fuzz-api.sh): in a virtualenv outside the repo, created once and reused.
 venv="${PARLEY_CACHE:-$HOME/.cache/parley}/venv"
-if ! "$venv/bin/python" -c 'import mcp, selenium, chatkit.types, jwt, cryptography' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import mcp, selenium, chatkit.types, jwt, cryptography, yaml, openapi_spec_validator, schemathesis' 2>/dev/null; then
   if ! python3 -m venv "$venv" 2>/dev/null; then
     SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-venv
     python3 -m venv "$venv"
   fi
-  "$venv/bin/pip" install -q --disable-pip-version-check "mcp==2.3.0" "selenium==4.51.0" "openai-chatkit==1.6.5" "PyJWT[crypto]==2.15.1"
+  "$venv/bin/pip" install -q --disable-pip-version-check "mcp==2.3.0" "selenium==4.51.0" "openai-chatkit==1.6.5" "PyJWT[crypto]==2.15.1" \
+    "PyYAML==6.0.4" "openapi-spec-validator==0.9.0" "schemathesis==4.32.5"
 fi

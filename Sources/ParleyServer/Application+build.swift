@@ -211,6 +211,7 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
         assets: WebAssets.load(directory: configuration.webDirectory, logger: logger), devIssuer: services.devIssuer, oidc: webSignIn,
         auditor: auditor
     ).addRoutes(to: router, limited: router.group("ui").add(middleware: RateLimitMiddleware(gate: gate, stage: .client())))
+    OpenAPIController(document: OpenAPIDocument.load(logger: logger)).addRoutes(to: router)
     let api = authenticated(router.group("api/v1"))
     TaskController(stores: stores).addRoutes(to: api)
     AdminController(

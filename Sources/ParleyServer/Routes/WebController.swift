@@ -22,12 +22,7 @@ struct WebAssets: Sendable {
     /// Empty (and `/` answers 404) when no directory holds the files: a binary copied without its resource bundle.
     static func load(directory configured: String?, logger: Logger) -> WebAssets {
         let candidates: [URL] =
-            if let configured { [URL(fileURLWithPath: configured, isDirectory: true)] } else {
-                // SwiftPM puts a target's resources in `<product>_<target>.resources` next to the executable.
-                [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()].map {
-                    $0.appendingPathComponent("parley_ParleyServer.resources/Web", isDirectory: true)
-                }
-            }
+            if let configured { [URL(fileURLWithPath: configured, isDirectory: true)] } else { ServerResources.candidates("Web") }
         for directory in candidates {
             var assets: [String: Asset] = [:]
             for (name, type) in files {
