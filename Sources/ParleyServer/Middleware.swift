@@ -91,7 +91,10 @@ struct ObservationMiddleware: RouterMiddleware {
         }
         response.headers[.xRequestID] = requestID
         let identity = trace.snapshot
-        RateLimitHeaders.apply(identity.rateLimits, to: &response.headers)
+        // A 429 already names the limit that refused it; the others' headers would contradict it.
+        if response.headers[RateLimitHeaders.policyName] == nil {
+            RateLimitHeaders.apply(identity.rateLimits, to: &response.headers)
+        }
 
         let route = context.endpointPath ?? "unmatched"
         let duration = ContinuousClock.now - start

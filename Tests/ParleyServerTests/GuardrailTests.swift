@@ -137,12 +137,16 @@ struct RateLimitTests {
     @Test func refusedTokensAreLimitedPerIPBeforeVerification() async throws {
         var parley = TestParley()
         parley.configuration.rateLimits.authFailures = RateLimitPolicy(name: "auth-failure", limit: 3, window: .seconds(60))
+        parley.configuration.rateLimits.ip = RateLimitPolicy(name: "ip", limit: 600, window: .seconds(60))
         let alice = try await parley.token("alice")
         try await parley.run { client in
             for guess in 0..<3 { try await client.send(.get, "/api/v1/tasks", token: "guess-\(guess)").expectProblem(.unauthorized) }
             // Now even a valid token from this address waits: guessing is slowed, not just counted.
-            let problem = try await client.send(.get, "/api/v1/tasks", token: alice).expectProblem(.tooManyRequests)
+            let refused = try await client.send(.get, "/api/v1/tasks", token: alice)
+            let problem = try refused.expectProblem(.tooManyRequests)
             #expect(problem["policy"]?.stringValue == "auth-failure")
+            // The headers name the limit that refused, not the IP limit the request passed.
+            #expect(refused.headers[.rateLimitPolicy] == #""auth-failure";q=3;w=60"#)
             let metrics = try await client.send(.get, "/metrics", token: nil).text
             #expect(metrics.contains(#"parley_rate_limited_total{policy="auth-failure"} 1"#))
             #expect(metrics.contains("parley_auth_failures_total 3"))
