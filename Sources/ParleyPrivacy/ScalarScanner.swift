@@ -6,6 +6,19 @@ protocol ScalarScanner {
     var n: Int { get }
 }
 
+/// The scan of one text: each recognizer adds its scanning to it in an extension in its own
+/// file, and collects what it finds in `found`.
+struct PIIScan: ScalarScanner {
+    let s: [Unicode.Scalar]
+    let n: Int
+    var found: [PIICandidate] = []
+
+    init(_ text: PIIText) {
+        s = text.scalars
+        n = text.scalars.count
+    }
+}
+
 extension ScalarScanner {
     @inline(__always) func isDigit(_ c: Unicode.Scalar) -> Bool { c.value >= 48 && c.value <= 57 }
     @inline(__always) func isASCIILetter(_ c: Unicode.Scalar) -> Bool { (c.value | 0x20) >= 97 && (c.value | 0x20) <= 122 }

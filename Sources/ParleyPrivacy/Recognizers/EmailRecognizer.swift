@@ -9,7 +9,7 @@ struct EmailRecognizer: PIIRecognizer {
     func mayOccur(in text: PIIText) -> Bool { text.hasAt }
 
     func recognize(in text: PIIText) -> [PIICandidate] {
-        var scan = Scan(text)
+        var scan = PIIScan(text)
         scan.scanEmails()
         return scan.found
     }
@@ -19,16 +19,7 @@ struct EmailRecognizer: PIIRecognizer {
     }
 }
 
-private struct Scan: ScalarScanner {
-    let s: [Unicode.Scalar]
-    let n: Int
-    var found: [PIICandidate] = []
-
-    init(_ text: PIIText) {
-        s = text.scalars
-        n = text.scalars.count
-    }
-
+extension PIIScan {
     mutating func scanEmails() {
         func isLocal(_ c: Unicode.Scalar) -> Bool {
             c.isASCII && (isDigit(c) || isASCIILetter(c) || c == "." || c == "_" || c == "%" || c == "+" || c == "-")

@@ -9,7 +9,7 @@ struct IBANRecognizer: PIIRecognizer {
     func mayOccur(in text: PIIText) -> Bool { text.hasDigit }
 
     func recognize(in text: PIIText) -> [PIICandidate] {
-        var scan = Scan(text)
+        var scan = PIIScan(text)
         scan.scanIBANs()
         return scan.found
     }
@@ -19,16 +19,7 @@ struct IBANRecognizer: PIIRecognizer {
     }
 }
 
-private struct Scan: ScalarScanner {
-    let s: [Unicode.Scalar]
-    let n: Int
-    var found: [PIICandidate] = []
-
-    init(_ text: PIIText) {
-        s = text.scalars
-        n = text.scalars.count
-    }
-
+extension PIIScan {
     static let ibanLengths: [String: Int] = [
         "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
         "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,

@@ -9,7 +9,7 @@ struct IPAddressRecognizer: PIIRecognizer {
     func mayOccur(in text: PIIText) -> Bool { text.hasDigit }
 
     func recognize(in text: PIIText) -> [PIICandidate] {
-        var scan = Scan(text)
+        var scan = PIIScan(text)
         scan.scanIPv4()
         if text.hasColon { scan.scanIPv6() }
         return scan.found
@@ -20,16 +20,7 @@ struct IPAddressRecognizer: PIIRecognizer {
     }
 }
 
-private struct Scan: ScalarScanner {
-    let s: [Unicode.Scalar]
-    let n: Int
-    var found: [PIICandidate] = []
-
-    init(_ text: PIIText) {
-        s = text.scalars
-        n = text.scalars.count
-    }
-
+extension PIIScan {
     static let versionWords: Set<String> = [
         "version", "versions", "ver", "v", "build", "release", "firmware", "update", "upgrade", "patch", "sdk", "api",
         "ios", "macos", "android", "app", "chapter", "section", "step", "rule", "clause", "paragraph", "figure", "table",

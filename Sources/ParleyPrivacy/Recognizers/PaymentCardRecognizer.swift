@@ -9,7 +9,7 @@ struct PaymentCardRecognizer: PIIRecognizer {
     func mayOccur(in text: PIIText) -> Bool { text.hasDigit }
 
     func recognize(in text: PIIText) -> [PIICandidate] {
-        var scan = Scan(text)
+        var scan = PIIScan(text)
         scan.scanCards()
         return scan.found
     }
@@ -20,16 +20,7 @@ struct PaymentCardRecognizer: PIIRecognizer {
     }
 }
 
-private struct Scan: ScalarScanner {
-    let s: [Unicode.Scalar]
-    let n: Int
-    var found: [PIICandidate] = []
-
-    init(_ text: PIIText) {
-        s = text.scalars
-        n = text.scalars.count
-    }
-
+extension PIIScan {
     mutating func scanCards() {
         var i = 0
         while i < n {

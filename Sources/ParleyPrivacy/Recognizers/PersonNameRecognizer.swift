@@ -7,22 +7,13 @@ struct PersonNameRecognizer: PIIRecognizer {
     let kind = PIIKind.person
 
     func recognize(in text: PIIText) -> [PIICandidate] {
-        var scan = Scan(text)
+        var scan = PIIScan(text)
         scan.scanPeople()
         return scan.found
     }
 }
 
-private struct Scan: ScalarScanner {
-    let s: [Unicode.Scalar]
-    let n: Int
-    var found: [PIICandidate] = []
-
-    init(_ text: PIIText) {
-        s = text.scalars
-        n = text.scalars.count
-    }
-
+extension PIIScan {
     fileprivate struct Token {
         var start: Int
         var end: Int
