@@ -8,12 +8,12 @@ import ParleyModels
 import Synchronization
 
 /// The agent's tools reached through MCP: a `ToolExecutor` that sends `tools/call` to an MCP
-/// server — in process (an `InMemoryTransport` pair, the default) or over Streamable HTTP to a
-/// separate `parley mcp` service. Never throws from `call`: failures become
+/// server — over Streamable HTTP to a separate `parley mcp` service (`mcp.url`), or in memory
+/// (an `InMemoryTransport` pair, as the tests use it; chat turns in process go through
+/// `MCPInProcessToolProvider`, without a transport). Never throws from `call`: failures become
 /// `{"error": {"code", "message"}}` results, like `TaskToolExecutor`'s.
 ///
-/// Lifecycle: `close()` a client made with `inProcess` or `http` when done;
-/// `MCPInProcessToolProvider` keeps one for the whole process.
+/// Lifecycle: `close()` a client made with `inProcess` or `http` when done.
 public struct MCPToolClient: ToolExecutor {
     public static let clientName = "parley-agent"
 
@@ -90,7 +90,7 @@ public struct MCPToolClient: ToolExecutor {
         await call(name, arguments: arguments, meta: nil)
     }
 
-    /// A call with `_meta` (the in-process server reads the turn it belongs to from it).
+    /// A call with `_meta` (MCP's request metadata).
     func call(_ name: String, arguments: JSONValue, meta: Metadata?) async -> ToolCallRecord {
         let result: JSONValue
         do {

@@ -81,8 +81,7 @@ public struct MCPToolServer: Sendable {
     }
 
     /// A server that picks the tools per call: `resolve` maps a call (its `_meta`) to the tools
-    /// of the caller it names, or `nil` to refuse it. For the in-process server, which serves
-    /// every chat turn of the process.
+    /// of the caller it names, or `nil` to refuse it.
     public func makeServer(
         owner: MCPSessionOwner?, resolve: @escaping @Sendable (CallTool.Parameters) -> (any ToolExecutor)?
     ) async -> MCP.Server {

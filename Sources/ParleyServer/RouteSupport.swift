@@ -54,9 +54,11 @@ extension Request {
             default: return nil
             }
         }
-        let field = (try? JSONCoding.decoder.decode(JSONValue.self, from: data)).flatMap { path(of: $0, "") }
-        let detail = (field.map { "\($0) " } ?? "the request body ") + TaskService.noNUL
-        return .malformed(detail, field: field?.isEmpty == false ? field : nil)
+        // A string at the top level has no member name: the body itself is at fault.
+        let field = (try? JSONCoding.decoder.decode(JSONValue.self, from: data)).flatMap { path(of: $0, "") }.flatMap {
+            $0.isEmpty ? nil : $0
+        }
+        return .malformed((field.map { "\($0) " } ?? "the request body ") + TaskService.noNUL, field: field)
     }
 
     static func problem(for error: DecodingError) -> HTTPProblem {

@@ -85,6 +85,9 @@ struct ErrorTests {
                 .expectProblem(.badRequest, field: "message")
             try await client.send(.post, "/chatkit", token: alice, json: #"{"type": "a\u0000b", "params": {}}"#)
                 .expectProblem(.badRequest, field: "type")
+            let bare = try await client.send(.post, "/api/v1/tasks", token: alice, json: #""\u0000""#).expectProblem(.badRequest)
+            #expect(bare["field"] == nil)
+            #expect(bare["detail"]?.stringValue == "the request body must not contain the NUL character (U+0000)")
             try await client.send(.get, "/api/v1/admin/audit?actor=a%00b", token: admin).expectProblem(.badRequest)
             // A flag with an empty name: 422 that names no field (found by schemathesis).
             let unnamed = try await client.send(.patch, "/api/v1/admin/flags/global", token: admin, json: #"{"": true}"#)
