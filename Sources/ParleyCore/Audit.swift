@@ -74,6 +74,13 @@ public struct AuditRecord: Sendable, Hashable, Codable {
 }
 
 public struct AuditFilter: Sendable, Hashable {
+    /// The LIKE pattern of every action under `prefix` (`task` → `task.%`), with `\` as the
+    /// escape: a `_` or `%` in the name matches only itself.
+    public static func likePrefix(_ prefix: String) -> String {
+        prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_") + ".%"
+    }
+
     public var action: String?
     public var actor: String?
     public var outcome: AuditEvent.Outcome?

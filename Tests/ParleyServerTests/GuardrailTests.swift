@@ -223,6 +223,11 @@ struct AuditAndAdminTests {
             #expect(first["prev_hash"]?.stringValue == String(repeating: "0", count: 64))
             // Filters: by action prefix and by outcome.
             let taskEvents = try await client.send(.get, "/api/v1/admin/audit?action=task&outcome=success", token: admin).json["events"]?.arrayValue
+            // The filter takes action names only, and matches their prefix literally.
+            for bad in ["%25", "TASK", "task.", ".task", "ta%20sk"] {
+                try await client.send(.get, "/api/v1/admin/audit?action=\(bad)", token: admin).expectProblem(.badRequest, field: "action")
+            }
+            #expect(try await client.send(.get, "/api/v1/admin/audit?action=tas_", token: admin).json["events"]?.arrayValue?.isEmpty == true)
             #expect(taskEvents?.count == 4)
             try await client.send(.get, "/api/v1/admin/audit?outcome=maybe", token: admin).expectProblem(.badRequest, field: "outcome")
             try await client.send(.get, "/api/v1/admin/audit?since=yesterday", token: admin).expectProblem(.badRequest, field: "since")

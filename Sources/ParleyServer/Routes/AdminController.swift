@@ -161,6 +161,9 @@ struct AdminController {
         filter.limit = try request.intQuery("limit", in: 1...1000) ?? 100
         filter.before = try request.intQuery("before", in: 1...Int.max)
         filter.action = try Self.text(query["action"].map(String.init), field: "action")
+        if let action = filter.action, !Self.isActionName(action) {
+            throw HTTPProblem.malformed("action must be an action name such as task or task.create", field: "action")
+        }
         filter.actor = try Self.text(query["actor"].map(String.init), field: "actor")
         if let raw = query["outcome"].map(String.init) {
             guard let outcome = AuditEvent.Outcome(rawValue: raw) else {
@@ -191,6 +194,14 @@ struct AdminController {
         let hasMore = records.count > limit
         if hasMore { records.removeLast() }
         return try jsonResponse(AuditPage(log: logName, events: records.map(AuditEntry.init), hasMore: hasMore))
+    }
+
+    /// `task`, `task.create`, `audit.dead_letters.read`: lower-case words joined by dots.
+    static func isActionName(_ text: String) -> Bool {
+        text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { word in
+            guard let first = word.unicodeScalars.first, ("a"..."z").contains(first) else { return false }
+            return word.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+        }
     }
 
     static func text(_ raw: String?, field: String) throws -> String? {

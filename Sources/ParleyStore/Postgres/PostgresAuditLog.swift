@@ -93,9 +93,9 @@ struct PostgresAuditLog: AuditLogRepository {
             conditions.append(condition.replacingOccurrences(of: "?", with: "$\(binds.count)"))
         }
         if let action = filter.action {
-            // `task` matches every task action; `task.update` only that one. LIKE's own
-            // wildcards cannot occur: actions are checked to be `word.word`.
-            if action.contains(".") { add("action = ?", action) } else { add("action LIKE ?", action + ".%") }
+            // `task` matches every task action; `task.update` only that one. The API lets only
+            // action names through, and their `_` is escaped: LIKE matches the prefix literally.
+            if action.contains(".") { add("action = ?", action) } else { add(#"action LIKE ? ESCAPE '\'"#, AuditFilter.likePrefix(action)) }
         }
         if let actor = filter.actor { add("actor = ?", actor) }
         if let outcome = filter.outcome { add("outcome = ?", outcome.rawValue) }

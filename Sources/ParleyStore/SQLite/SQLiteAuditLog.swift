@@ -79,7 +79,11 @@ struct SQLiteAuditLog: AuditLogRepository {
         }
         if let action = filter.action {
             // `task` matches every task action; `task.update` only that one.
-            if action.contains(".") { add("action = ?", .text(action)) } else { add("action LIKE ?", .text(action + ".%")) }
+            if action.contains(".") {
+                add("action = ?", .text(action))
+            } else {
+                add(#"action LIKE ? ESCAPE '\'"#, .text(AuditFilter.likePrefix(action)))
+            }
         }
         if let actor = filter.actor { add("actor = ?", .text(actor)) }
         if let outcome = filter.outcome { add("outcome = ?", .text(outcome.rawValue)) }
