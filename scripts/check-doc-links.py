@@ -23,12 +23,11 @@ HTML = re.compile(r"""\b(?:href|src)\s*=\s*["']([^"']+)["']""")
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-def prose_lines(text):
-    """(line number, line) outside fenced code blocks, inline code spans blanked."""
+def outside_fences(text):
+    """(line number, line) of the lines outside fenced code blocks."""
     fence = None
     for number, line in enumerate(text.split("\n"), 1):
-        stripped = line.lstrip()
-        marker = re.match(r"(`{3,}|~{3,})", stripped)
+        marker = re.match(r"(`{3,}|~{3,})", line.lstrip())
         if fence:
             if marker and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence):
                 fence = None
@@ -36,6 +35,12 @@ def prose_lines(text):
         if marker:
             fence = marker.group(1)
             continue
+        yield number, line
+
+
+def prose_lines(text):
+    """(line number, line) outside fenced code blocks, inline code spans blanked."""
+    for number, line in outside_fences(text):
         yield number, re.sub(r"(`+)(.+?)\1", lambda m: " " * len(m.group(0)), line)
 
 
@@ -46,17 +51,7 @@ def anchors(path, cache={}):
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
     found, seen = set(), {}
-    fence = None
-    for line in text.split("\n"):
-        stripped = line.lstrip()
-        marker = re.match(r"(`{3,}|~{3,})", stripped)
-        if fence:
-            if marker and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence):
-                fence = None
-            continue
-        if marker:
-            fence = marker.group(1)
-            continue
+    for _, line in outside_fences(text):
         heading = re.match(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$", line)
         if heading:
             title = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading.group(1))  # links: their text
