@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Configuration
 import Foundation
 import Logging
@@ -17,7 +18,7 @@ struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "A multi-tenant AI chat service with a to-do agent built in.",
-        subcommands: [Serve.self, MCPCommand.self, Worker.self, Token.self, Migrate.self, Audit.self, PII.self],
+        subcommands: [Serve.self, MCPCommand.self, Worker.self, Token.self, Migrate.self, Audit.self, PII.self, Probe.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -62,15 +63,17 @@ struct Serve: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         var logger = Logger(label: "parley")
         logger.logLevel = level
-        let app = try await buildApplication(configuration: configuration, logger: logger)
+        let services = try await ParleyServices.make(configuration: configuration, logger: logger)
+        let app = try await buildApplication(services: services, logger: logger)
         logger.info(
             "parley listening",
             metadata: [
                 "address": "http://\(configuration.host):\(configuration.port)",
                 "data_dir": "\(configuration.dataDirectoryURL.path)",
                 "dev_auth": "\(configuration.devAuthEnabled)",
+                "migrate": "\(configuration.migration.rawValue)",
             ])
-        try await app.runService()
+        try await runUntilShutdown(app, drain: services.drain, period: configuration.drain(host: configuration.host), logger: logger)
     }
 }
 
@@ -90,7 +93,7 @@ struct Worker: AsyncParsableCommand {
             throw ConfigurationError(key: "redis.url", reason: "parley worker reads the audit queue in Redis: set redis.url")
         }
         try await runAuditWorker(
-            redis: redis.connection, consumer: redis.consumer, postgres: configuration.postgres,
+            redis: redis.connection, consumer: redis.consumer, postgres: configuration.postgres, migration: configuration.migration,
             dataDirectory: configuration.dataDirectoryURL, metrics: ParleyMetrics(), logger: logger)
     }
 }
@@ -135,7 +138,7 @@ struct MCPCommand: AsyncParsableCommand {
                 "address": "http://\(configuration.mcp.host):\(configuration.mcp.port)/mcp",
                 "sessions": "\(configuration.mcp.stateful ? "stateful" : "stateless")",
             ])
-        try await app.runService()
+        try await runUntilShutdown(app, drain: services.drain, period: configuration.drain(host: configuration.mcp.host), logger: logger)
     }
 
     /// stdout carries the protocol: logs go to stderr.
@@ -151,7 +154,8 @@ struct MCPCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "parley.mcp")
         let storage = try await Storage.open(
-            postgres: configuration.postgres, dataDirectory: configuration.dataDirectoryURL, logger: logger)
+            postgres: configuration.postgres, dataDirectory: configuration.dataDirectoryURL, migration: configuration.migration,
+            logger: logger)
         let store = try await storage.tenants.store(for: tenant, provisioning: .createIfMissing)
         let executor = TaskToolExecutor(tasks: TaskService(repository: store.tasks, user: user))
         try await MCPToolServer(logger: logger).runStdio(executor: executor)
@@ -204,12 +208,19 @@ struct Migrate: AsyncParsableCommand {
     @Flag(name: .long, help: "Undo the latest migration of every tenant (stop the server first).")
     var rollback = false
 
+    @Option(name: .long, help: "Wait up to this many seconds for the database to accept connections (a migration job starting with it).")
+    var waitSeconds: Int = 0
+
+    func validate() throws {
+        guard (0...3600).contains(waitSeconds) else { throw ValidationError("--wait-seconds must be 0–3600") }
+    }
+
     func run() async throws {
         let configuration = try await common.load()
         let logger = Logger(label: "parley.migrate")
-        // Opening the storage migrates the control database (or PostgreSQL's shared schema).
-        let storage = try await Storage.open(
-            postgres: configuration.postgres, dataDirectory: configuration.dataDirectoryURL, logger: logger)
+        // Opening the storage migrates the control database (or PostgreSQL's shared schema);
+        // `parley migrate` always migrates, whatever database.migrate says.
+        let storage = try await openWaiting(configuration, logger: logger)
         let versions: [TenantID: Int]
         do {
             versions = rollback ? try await storage.tenants.rollbackAll() : try await storage.tenants.migrateAll()
@@ -221,6 +232,43 @@ struct Migrate: AsyncParsableCommand {
         if versions.isEmpty { print("no tenants yet in \(storage.location)") }
         for (tenant, version) in versions.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             print("\(tenant): schema version \(version)")
+        }
+    }
+}
+
+extension Migrate {
+    /// Opens the storage, retrying once a second until `--wait-seconds` have passed.
+    func openWaiting(_ configuration: ParleyConfiguration, logger: Logger) async throws -> Storage {
+        let deadline = ContinuousClock.now + .seconds(waitSeconds)
+        while true {
+            do {
+                return try await Storage.open(
+                    postgres: configuration.postgres, dataDirectory: configuration.dataDirectoryURL, migration: .auto, logger: logger)
+            } catch {
+                guard ContinuousClock.now < deadline else { throw error }
+                FileHandle.standardError.write(Data("waiting for the database: \(error)\n".utf8))
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}
+
+/// For container health checks, where there is no curl: GET a URL, exit 0 on a 2xx answer.
+struct Probe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "GET a URL and exit 0 when it answers 2xx (a container HEALTHCHECK without curl).")
+
+    @Argument(help: "The URL, e.g. http://127.0.0.1:8080/api/v1/healthz.")
+    var url: String
+
+    @Option(name: .long, help: "Seconds to wait for the answer.")
+    var timeout: Int = 3
+
+    func run() async throws {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(Int64(timeout)))
+        guard (200..<300).contains(Int(response.status.code)) else {
+            FileHandle.standardError.write(Data("\(url): \(response.status)\n".utf8))
+            throw ExitCode.failure
         }
     }
 }

@@ -21,24 +21,48 @@ public final class AuditWorker: Service {
     let mode: Mode
     let writer: AuditWriter
     let metrics: any AuditMetrics
+    /// How long, once shutdown began, queued events may take to be stored; then the rest goes to
+    /// the dead-letter file (in process) or stays in Redis for another worker.
+    let shutdownTimeout: Duration
 
-    public init(mode: Mode, writer: AuditWriter, metrics: any AuditMetrics) {
+    public init(mode: Mode, writer: AuditWriter, metrics: any AuditMetrics, shutdownTimeout: Duration = .seconds(5)) {
         self.mode = mode
         self.writer = writer
         self.metrics = metrics
+        self.shutdownTimeout = shutdownTimeout
     }
 
     public func run() async throws {
         let writer = self.writer
+        let timeout = shutdownTimeout
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // Cancelled (the drain finished first) before or during the wait: nothing to do.
+                guard (try? await gracefulShutdown()) != nil, (try? await Task.sleep(for: timeout)) != nil else { return }
+                writer.abandonRetries()
+            }
+            await drain()
+            group.cancelAll()
+        }
+    }
+
+    private func drain() async {
+        let writer = self.writer
         let metrics = self.metrics
+        let timeout = shutdownTimeout
         switch mode {
         case .inProcess(let queue):
-            await withGracefulShutdownHandler {
-                while let batch = await queue.next(maxCount: Self.batchSize) {
-                    await writer.write(batch)
-                    metrics.auditQueueDepth(queue.depth)
+            // Shut down or cancelled (a server that could not start), the queue is drained and ends.
+            await withTaskCancellationHandler {
+                await withGracefulShutdownHandler {
+                    while let batch = await queue.next(maxCount: Self.batchSize) {
+                        await writer.write(batch)
+                        metrics.auditQueueDepth(queue.depth)
+                    }
+                } onGracefulShutdown: {
+                    queue.finish()
                 }
-            } onGracefulShutdown: {
+            } onCancel: {
                 queue.finish()
             }
         case .redis(let stream, let consumer):
@@ -51,9 +75,13 @@ public final class AuditWorker: Service {
                     }
                 }
                 group.addTask {
-                    await withGracefulShutdownHandler {
-                        await stream.run()
-                    } onGracefulShutdown: {
+                    await withTaskCancellationHandler {
+                        await withGracefulShutdownHandler {
+                            await stream.run(drainTimeout: timeout)
+                        } onGracefulShutdown: {
+                            stream.finish()
+                        }
+                    } onCancel: {
                         stream.finish()
                     }
                 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ParleyCore
+import Synchronization
 
 /// Stores audit events in the audit logs: each event in its tenant's log (the system log when
 /// it has no tenant, or its tenant has no storage). Order is kept within each log, which is what
@@ -21,6 +22,18 @@ public struct AuditWriter: Sendable {
     let deadLetterURL: URL
     let metrics: any AuditMetrics
     let logger: Logger
+    /// Set when shutdown's time for storing events is up: what is left goes to the dead-letter file.
+    private let retriesAbandoned = Box()
+
+    private final class Box: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    /// From now on `write` stores nothing more: every batch goes straight to the dead-letter file
+    /// (shutdown's bound when the database does not answer).
+    public func abandonRetries() {
+        retriesAbandoned.value.store(true, ordering: .relaxed)
+    }
 
     public init(
         stores: any TenantStoreProvider, control: any ControlStore, deadLetterURL: URL, metrics: any AuditMetrics, logger: Logger
@@ -45,6 +58,13 @@ public struct AuditWriter: Sendable {
         for events in Self.byTenant(batch) {
             var delay: Duration = .milliseconds(50)
             for attempt in 1...Self.attempts {
+                if retriesAbandoned.value.load(ordering: .relaxed) {
+                    logger.error(
+                        "shutdown: audit events not stored in time; written to the dead-letter file",
+                        metadata: ["count": "\(events.count)", "file": "\(deadLetterURL.path)"])
+                    deadLetter(events)
+                    break
+                }
                 do {
                     try await append(events)
                     break

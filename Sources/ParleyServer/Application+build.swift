@@ -16,6 +16,10 @@ public struct ParleyServices: Sendable {
     public let configuration: ParleyConfiguration
     public let storeProvider: any TenantStoreProvider
     public let control: any ControlStore
+    /// Schemas older than this build (readiness reports them when `database.migrate` is off).
+    public let schemas: any SchemaStatus
+    /// Set on SIGTERM: readiness answers 503 while requests are still served.
+    public let drain = DrainState()
     public let devIssuer: DevelopmentIssuer?
     public let verifier: JWKSTokenVerifier
     public let rateLimiter: any RateLimiter
@@ -37,7 +41,8 @@ public struct ParleyServices: Sendable {
         rateLimiter: (any RateLimiter)? = nil
     ) async throws -> ParleyServices {
         let dataDirectory = configuration.dataDirectoryURL
-        let storage = try await Storage.open(postgres: configuration.postgres, dataDirectory: dataDirectory, logger: logger)
+        let storage = try await Storage.open(
+            postgres: configuration.postgres, dataDirectory: dataDirectory, migration: configuration.migration, logger: logger)
         var trusted: [TrustedIssuer] = []
         var devIssuer: DevelopmentIssuer?
         if configuration.devAuthEnabled {
@@ -91,7 +96,8 @@ public struct ParleyServices: Sendable {
                 providers: providers, defaultRoute: configuration.modelRoute, logger: logger,
                 onFallback: { metrics.recordModelFallback(provider: $0.provider, reason: $0.reason) })
         return ParleyServices(
-            configuration: configuration, storeProvider: storage.tenants, control: storage.control, devIssuer: devIssuer,
+            configuration: configuration, storeProvider: storage.tenants, control: storage.control, schemas: storage.schemas,
+            devIssuer: devIssuer,
             verifier: verifier,
             rateLimiter: rateLimiter ?? redis.map { RedisRateLimiter(client: $0) } ?? InProcessRateLimiter(),
             auditQueue: auditQueue, redis: redis,
@@ -132,9 +138,14 @@ public func buildApplication(services: ParleyServices, logger: Logger, surface: 
         }
     }
     if configuration.issuers.isEmpty && !configuration.devAuthEnabled {
-        logger.warning("no identity provider is configured and dev auth is off: every API request will be refused")
+        let why = ParleyConfiguration.isLoopback(configuration.host)
+            ? "dev auth is off" : "dev auth is off because Parley listens on \(configuration.host), not on loopback"
+        logger.warning(
+            "nobody can sign in: no identity provider is configured and \(why). Set PARLEY_AUTH_OIDC_ISSUER and PARLEY_AUTH_OIDC_AUDIENCE (docs/identity-providers.md), or for a trial PARLEY_AUTH_DEV=true and sign in with a token from `parley token`")
     }
-    let worker = AuditWorker(mode: services.auditWorkerMode(logger: logger), writer: services.auditWriter, metrics: services.metrics)
+    let worker = AuditWorker(
+        mode: services.auditWorkerMode(logger: logger), writer: services.auditWriter, metrics: services.metrics,
+        shutdownTimeout: configuration.auditShutdownTimeout)
     let host = surface == .mcp ? configuration.mcp.host : configuration.host
     let port = surface == .mcp ? configuration.mcp.port : configuration.port
     let mcp = MCPService(configuration: configuration, auditor: Auditor(queue: services.auditQueue), host: host, logger: logger)
@@ -182,7 +193,8 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
     OperationsController(
         stores: stores, metrics: services.metrics, devIssuer: services.devIssuer,
         router: surface == .api ? services.router : nil, localModels: surface == .api ? services.localModels : [],
-        redis: services.redis, failOpen: configuration.rateLimits.failOpen
+        redis: services.redis, failOpen: configuration.rateLimits.failOpen,
+        schemas: configuration.migration == .off ? services.schemas : nil, drain: services.drain
     ).addRoutes(to: router)
 
     // Client limit, then the token (refused tokens are limited per IP), then per-user and

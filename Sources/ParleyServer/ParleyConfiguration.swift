@@ -48,6 +48,14 @@ public struct ParleyConfiguration: Sendable {
     public var mcp = MCPSettings()
     /// PostgreSQL instead of the SQLite files in the data directory; `nil`: SQLite.
     public var postgres: PostgresSettings?
+    /// Whether serving processes migrate the schemas they open (`off`: only `parley migrate` does).
+    public var migration: MigrationPolicy = .auto
+    /// How long a process keeps serving after SIGTERM while readiness says 503 (`nil`: 0 on
+    /// loopback, where no load balancer waits, else 5 s).
+    public var drainSeconds: Int?
+    /// How long shutdown waits to store the audit events still queued before it writes them to the
+    /// dead-letter file (a database that is down must not hold shutdown).
+    public var auditShutdownTimeout: Duration = .seconds(5)
     /// Redis for rate limits, the audit queue and the context cache; `nil`: all in process.
     public var redis: RedisSettings?
     /// A directory with the web chat's files, instead of those built in.
@@ -63,6 +71,9 @@ public struct ParleyConfiguration: Sendable {
     public var devAuthEnabled: Bool { devAuth ?? Self.isLoopback(host) }
 
     public var autoProvisionTenants: Bool { autoProvision ?? devAuthEnabled }
+
+    /// The drain period of a process listening on `host`.
+    public func drain(host: String) -> Duration { .seconds(drainSeconds ?? (Self.isLoopback(host) ? 0 : 5)) }
 
     public static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
@@ -117,6 +128,20 @@ public struct ParleyConfiguration: Sendable {
             throw ConfigurationError(key: "chat.contextMessages", reason: "must be 0–500")
         }
         postgres = try Self.postgres(reader)
+        let migrate = reader.string(forKey: "database.migrate", default: MigrationPolicy.auto.rawValue)
+        guard let policy = MigrationPolicy(rawValue: migrate) else {
+            throw ConfigurationError(key: "database.migrate", reason: "must be auto or off, not \(migrate)")
+        }
+        migration = policy
+        drainSeconds = reader.int(forKey: "http.drainSeconds")
+        if let drainSeconds, !(0...300).contains(drainSeconds) {
+            throw ConfigurationError(key: "http.drainSeconds", reason: "must be 0–300")
+        }
+        let auditShutdown = reader.int(forKey: "audit.shutdownTimeoutSeconds", default: 5)
+        guard (0...300).contains(auditShutdown) else {
+            throw ConfigurationError(key: "audit.shutdownTimeoutSeconds", reason: "must be 0–300")
+        }
+        auditShutdownTimeout = .seconds(auditShutdown)
         redis = try RedisSettings(reader: reader)
         webDirectory = reader.string(forKey: "web.dir")
         webClientID = reader.string(forKey: "web.oidcClientId")

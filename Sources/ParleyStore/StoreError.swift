@@ -1,16 +1,18 @@
 import Foundation
+import ParleyCore
 
 public enum StoreError: Error, CustomStringConvertible {
     case corrupt(column: String)
-    case schemaTooNew(database: String, version: Int)
 
     public var description: String {
         switch self {
         case .corrupt(let column): "stored row has an unreadable column \(column)"
-        case .schemaTooNew(let database, let version):
-            "\(database) has schema version \(version), newer than this build knows; upgrade Parley"
         }
     }
+
+    /// A schema this process may not bring up to date (`database.migrate = off`): the request is
+    /// refused with 503 until `parley migrate` has run.
+    static func outdated(_ schema: OutdatedSchema) -> ParleyError { .unavailable(schema.description) }
 }
 
 /// Times as both backends store them: milliseconds since 1970 in an integer column.

@@ -92,12 +92,12 @@ enum TestPostgres {
 
 extension TestPostgres {
     /// A fresh database of its own, for tests that act on every tenant (migrate, roll back).
-    static func isolated() async throws -> PostgresDatabase {
+    static func isolated(migration: MigrationPolicy = .auto) async throws -> PostgresDatabase {
         let name = "parley_" + UUID().uuidString.prefix(8).lowercased()
         let shared = try await shared()
         try await shared.createDatabase(named: name)
         var settings = try settings
         settings.database = name
-        return try await PostgresDatabase.open(settings: settings, logger: Logger(label: "test"))
+        return try await PostgresDatabase.open(settings: settings, migration: migration, logger: Logger(label: "test"))
     }
 }

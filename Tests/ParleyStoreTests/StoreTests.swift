@@ -219,7 +219,7 @@ struct SQLiteMigrationTests {
         try await database.close()
     }
 
-    @Test func providerMigratesEveryTenantAndRefusesANewerSchema() async throws {
+    @Test func providerMigratesEveryTenantAndUsesANewerSchemaAsItIs() async throws {
         let provider = try SQLiteStoreProvider(dataDirectory: directory, logger: Logger(label: "test"))
         _ = try await provider.store(for: TenantID("one")!, provisioning: .createIfMissing)
         _ = try await provider.store(for: TenantID("two")!, provisioning: .createIfMissing)
@@ -227,14 +227,18 @@ struct SQLiteMigrationTests {
         #expect(versions == [TenantID("one")!: SQLiteSchema.latestVersion, TenantID("two")!: SQLiteSchema.latestVersion])
         try await provider.close()
 
-        // A database written by a newer Parley is not opened by this one.
+        // A database the next release migrated (blue-green: it only added) is used as it is.
         let database = try await SQLiteDatabase.open(
             path: provider.path(for: TenantID("one")!), migrations: SQLiteSchema.migrations, logger: Logger(label: "test"))
         try await database.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)")
         try await database.close()
         let reopened = try SQLiteStoreProvider(dataDirectory: directory, logger: Logger(label: "test"))
-        await #expect(throws: StoreError.self) {
-            try await reopened.store(for: TenantID("one")!, provisioning: .existingOnly)
-        }
+        let store = try await reopened.store(for: TenantID("one")!, provisioning: .existingOnly)
+        _ = try await store.tasks.list(user: UserID("u")!, status: nil)
+        let again = try await SQLiteDatabase.open(
+            path: reopened.path(for: TenantID("one")!), migrations: SQLiteSchema.migrations, logger: Logger(label: "test"))
+        #expect(try await again.recordedVersion() == 999)
+        try await again.close()
+        try await reopened.close()
     }
 }

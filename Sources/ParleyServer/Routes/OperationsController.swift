@@ -5,6 +5,7 @@ import ParleyAuth
 import ParleyCore
 import ParleyModels
 import ParleyRedis
+import ParleyStore
 
 /// Liveness, readiness, metrics and the development issuer's public keys.
 struct OperationsController {
@@ -16,6 +17,9 @@ struct OperationsController {
     let redis: RedisConnectionPool?
     /// Whether rate-limited requests go ahead while Redis is down (then Redis down only degrades).
     let failOpen: Bool
+    /// With `database.migrate = off`: the schemas must be current before this process is ready.
+    let schemas: (any SchemaStatus)?
+    let drain: DrainState
 
     func addRoutes(to router: Router<ParleyRequestContext>) {
         router.get("api/v1/healthz") { _, _ in try jsonResponse(["status": "ok"]) }
@@ -47,10 +51,14 @@ struct OperationsController {
         let tools: String
     }
 
-    /// Ready when the database answers and every local model server Parley runs is up. Remote
-    /// providers do not count: their outages are what fallback is for. Redis down is `degraded`
-    /// (still 200) when limits fail open, and not ready when they fail closed.
+    /// Ready when the database answers (with `database.migrate = off`: and every schema is
+    /// current) and every local model server Parley runs is up. Remote providers do not count:
+    /// their outages are what fallback is for. Redis down is `degraded` (still 200) when limits
+    /// fail open, and not ready when they fail closed. Draining (after SIGTERM) is never ready.
     @Sendable func readiness(_ request: Request, context: ParleyRequestContext) async throws -> Response {
+        if drain.isDraining {
+            return try jsonResponse(Readiness(status: "draining", checks: [:], models: nil), status: .serviceUnavailable)
+        }
         var checks: [String: String] = [:]
         var ready = true
         do {
@@ -59,6 +67,16 @@ struct OperationsController {
         } catch {
             checks["database"] = "\(error)"
             ready = false
+        }
+        if let schemas, ready {
+            do {
+                let outdated = try await schemas.outdatedSchemas()
+                checks["schema"] = outdated.isEmpty ? "ok" : outdated.map(\.description).joined(separator: "; ")
+                if !outdated.isEmpty { ready = false }
+            } catch {
+                checks["schema"] = "\(error)"
+                ready = false
+            }
         }
         var degraded = false
         if let redis {

@@ -181,7 +181,12 @@ struct PostgresMigrator {
     func migrate(_ connection: PostgresConnection, logger: Logger) async throws -> (before: Int, after: Int) {
         try await Self.lock("parley.migrate." + scope, connection, logger: logger)
         let before = try await currentVersion(connection, logger: logger)
-        guard before <= latestVersion else { throw StoreError.schemaTooNew(database: label, version: before) }
+        if before > latestVersion {
+            // Blue-green: the next release migrated first; a release only adds, so this one runs on it.
+            logger.notice(
+                "the schema is newer than this build knows; using it as it is (a release only adds to the schema)",
+                metadata: ["database": "\(label)", "version": "\(before)", "known": "\(latestVersion)"])
+        }
         var version = before
         for migration in migrations where migration.version > version {
             for statement in migration.up {

@@ -6,9 +6,10 @@ import Synchronization
 
 extension PostgresDatabase {
     /// Starts the pool and brings the shared schema to the latest version (once per process;
-    /// replicas starting together take turns under an advisory lock).
-    public static func open(settings: PostgresSettings, logger: Logger) async throws -> PostgresDatabase {
+    /// replicas starting together take turns under an advisory lock), unless `migration` is off.
+    public static func open(settings: PostgresSettings, migration: MigrationPolicy = .auto, logger: Logger) async throws -> PostgresDatabase {
         let database = try PostgresDatabase(settings: settings, logger: logger)
+        guard migration == .auto else { return database }
         do {
             let migrator = PostgresMigrator(scope: PostgresSchema.controlScope, migrations: PostgresSchema.control, label: "schema parley")
             let (before, after) = try await database.bounded {
@@ -35,11 +36,13 @@ extension PostgresDatabase {
 public final class PostgresStoreProvider: TenantStoreProvider {
     let database: PostgresDatabase
     private let logger: Logger
+    private let migration: MigrationPolicy
     /// Tenants whose schema is known to be migrated in this process, or being checked.
     private let ready = Mutex<[TenantID: Task<QuotedSchema, any Error>]>([:])
 
-    public init(database: PostgresDatabase, logger: Logger) {
+    public init(database: PostgresDatabase, migration: MigrationPolicy = .auto, logger: Logger) {
         self.database = database
+        self.migration = migration
         self.logger = logger
     }
 
@@ -72,9 +75,11 @@ public final class PostgresStoreProvider: TenantStoreProvider {
     }
 
     /// Looks the tenant up (creating its row and schema when `create`) and migrates its schema,
-    /// all in one transaction: a tenant is provisioned completely or not at all.
+    /// all in one transaction: a tenant is provisioned completely or not at all. With migrations
+    /// off, an existing tenant's older schema is refused instead (a new tenant's is still created).
     private func prepare(_ tenant: TenantID, create: Bool) async throws -> (schema: QuotedSchema, created: Bool) {
         let logger = self.logger
+        let migration = self.migration
         let result = try await database.bounded { [database] in
             try await database.client.withTransaction(logger: logger) { connection in
                 try await PostgresMigrator.lock("parley.tenant." + tenant.rawValue, connection, logger: logger)
@@ -98,6 +103,13 @@ public final class PostgresStoreProvider: TenantStoreProvider {
                 try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: schema.quoted)", logger: logger)
                 try await connection.query("SELECT set_config('search_path', \(schema.quoted), true)", logger: logger)
                 let migrator = PostgresMigrator(scope: tenant.rawValue, migrations: PostgresSchema.tenant, label: "tenant \(tenant)")
+                if migration == .off && !created {
+                    let version = try await migrator.currentVersion(connection, logger: logger)
+                    if version < migrator.latestVersion {
+                        throw StoreError.outdated(OutdatedSchema(database: migrator.label, version: version, needed: migrator.latestVersion))
+                    }
+                    return (schema, created, version, version)
+                }
                 let (before, after) = try await migrator.migrate(connection, logger: logger)
                 return (schema, created, before, after)
             }
@@ -157,5 +169,46 @@ public final class PostgresStoreProvider: TenantStoreProvider {
 
     public func close() async throws {
         await database.close()
+    }
+}
+
+/// The shared schema's and every tenant's recorded version, in one query while any is behind;
+/// once all are current it stays so (this process creates new tenants at the latest version).
+final class PostgresSchemaStatus: SchemaStatus {
+    let database: PostgresDatabase
+    private let current = Atomic<Bool>(false)
+
+    init(database: PostgresDatabase) {
+        self.database = database
+    }
+
+    func outdatedSchemas() async throws -> [OutdatedSchema] {
+        if current.load(ordering: .relaxed) { return [] }
+        let control = PostgresMigrator(scope: PostgresSchema.controlScope, migrations: PostgresSchema.control, label: "schema parley")
+        let tenantLatest = PostgresSchema.tenant.last?.version ?? 0
+        let bootstrapped = try await database.run("SELECT to_regclass('parley.schema_migrations') IS NOT NULL AND to_regclass('parley.tenants') IS NOT NULL")
+        guard try bootstrapped.first?.decode(Bool.self) == true else {
+            return [OutdatedSchema(database: control.label, version: 0, needed: control.latestVersion)]
+        }
+        let rows = try await database.run(
+            """
+            SELECT '*', COALESCE((SELECT MAX(version) FROM parley.schema_migrations WHERE scope = '*'), 0)
+            UNION ALL
+            SELECT t.id, COALESCE(MAX(m.version), 0) FROM parley.tenants t
+            LEFT JOIN parley.schema_migrations m ON m.scope = t.id GROUP BY t.id
+            """)
+        var outdated: [OutdatedSchema] = []
+        for row in rows {
+            let (scope, version) = try row.decode((String, Int).self)
+            if scope == PostgresSchema.controlScope {
+                if version < control.latestVersion {
+                    outdated.append(OutdatedSchema(database: control.label, version: version, needed: control.latestVersion))
+                }
+            } else if version < tenantLatest {
+                outdated.append(OutdatedSchema(database: "tenant \(scope)", version: version, needed: tenantLatest))
+            }
+        }
+        if outdated.isEmpty { current.store(true, ordering: .relaxed) }
+        return outdated
     }
 }

@@ -13,19 +13,37 @@ public final class SQLiteControlStore: ControlStore {
         self.database = database
     }
 
-    public static func open(dataDirectory: URL, logger: Logger) async throws -> SQLiteControlStore {
+    public static func open(dataDirectory: URL, migration: MigrationPolicy = .auto, logger: Logger) async throws -> SQLiteControlStore {
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let path = dataDirectory.appendingPathComponent(fileName).path
         return SQLiteControlStore(
             database: try await SQLiteDatabase.openMigrated(
-                path: path, label: "control database", migrations: SQLiteControlSchema.migrations, logger: logger))
+                path: path, label: Self.label, migrations: SQLiteControlSchema.migrations,
+                schema: migration == .auto ? .migrate : .openAsIs, logger: logger))
     }
+
+    static let label = "control database"
 
     public var flags: any FeatureFlagStore { SQLiteFeatureFlagStore(database: database) }
     public var systemAudit: any AuditLogRepository { SQLiteAuditLog(database: database) }
 
     public func close() async throws {
         try await database.close()
+    }
+}
+
+/// The control database's version and every tenant file's.
+struct SQLiteSchemaStatus: SchemaStatus {
+    let control: SQLiteControlStore
+    let tenants: SQLiteStoreProvider
+
+    func outdatedSchemas() async throws -> [OutdatedSchema] {
+        var outdated: [OutdatedSchema] = []
+        let version = try await control.database.recordedVersion()
+        if version < control.database.latestVersion {
+            outdated.append(OutdatedSchema(database: SQLiteControlStore.label, version: version, needed: control.database.latestVersion))
+        }
+        return outdated + (try await tenants.outdatedTenants())
     }
 }
 

@@ -59,18 +59,39 @@ final class SQLiteDatabase: Sendable {
         return SQLiteDatabase(path: path, connection: connection, reader: reader, migrations: migrations)
     }
 
-    /// Opens the file and brings it to the latest schema before anyone else uses it; refuses a
-    /// schema newer than this build knows.
-    static func openMigrated(path: String, label: String, migrations: [Migration], logger: Logger) async throws -> SQLiteDatabase {
+    /// What opening does with a schema older than this build's.
+    enum SchemaHandling {
+        /// Bring it to the latest version before anyone else uses it.
+        case migrate
+        /// Refuse the file (503 until `parley migrate` has run).
+        case refuseOutdated
+        /// Open it as it is (readiness reports it).
+        case openAsIs
+    }
+
+    /// Opens the file and brings it to the latest schema before anyone else uses it, or refuses
+    /// or keeps an older one (`database.migrate = off`). A newer schema is used as it is.
+    static func openMigrated(
+        path: String, label: String, migrations: [Migration], schema: SchemaHandling = .migrate, logger: Logger
+    ) async throws -> SQLiteDatabase {
         let database = try await open(path: path, migrations: migrations, logger: logger)
         do {
             let before = try await database.currentVersion()
-            guard before <= database.latestVersion else {
-                throw StoreError.schemaTooNew(database: label, version: before)
+            if before > database.latestVersion {
+                logger.notice(
+                    "the schema is newer than this build knows; using it as it is (a release only adds to the schema)",
+                    metadata: ["database": "\(label)", "version": "\(before)", "known": "\(database.latestVersion)"])
             }
-            let after = try await database.migrate()
-            if after != before {
-                logger.info("migrated database", metadata: ["database": "\(label)", "from": "\(before)", "to": "\(after)"])
+            switch schema {
+            case .migrate:
+                let after = try await database.migrate()
+                if after != before {
+                    logger.info("migrated database", metadata: ["database": "\(label)", "from": "\(before)", "to": "\(after)"])
+                }
+            case .refuseOutdated where before < database.latestVersion:
+                throw StoreError.outdated(OutdatedSchema(database: label, version: before, needed: database.latestVersion))
+            case .refuseOutdated, .openAsIs:
+                break
             }
         } catch {
             try? await database.close()
@@ -125,6 +146,14 @@ final class SQLiteDatabase: Sendable {
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
         )
         let rows = try await execute("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations")
+        return Int(rows.first?.column("version")?.integer ?? 0)
+    }
+
+    /// The recorded version, read on the reader (safe while requests write; 0 before any migration).
+    func recordedVersion() async throws -> Int {
+        let tables = try await reader.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+        guard !tables.isEmpty else { return 0 }
+        let rows = try await reader.query("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations")
         return Int(rows.first?.column("version")?.integer ?? 0)
     }
 

@@ -8,11 +8,13 @@ import Synchronization
 public final class SQLiteStoreProvider: TenantStoreProvider {
     private let tenantsDirectory: URL
     private let logger: Logger
+    private let migration: MigrationPolicy
     /// Open databases, and opens in flight (so two first requests open a file once).
     private let open = Mutex<[TenantID: Task<SQLiteDatabase, any Error>]>([:])
 
-    public init(dataDirectory: URL, logger: Logger) throws {
+    public init(dataDirectory: URL, migration: MigrationPolicy = .auto, logger: Logger) throws {
         self.tenantsDirectory = dataDirectory.appendingPathComponent("tenants", isDirectory: true)
+        self.migration = migration
         self.logger = logger
         try FileManager.default.createDirectory(at: tenantsDirectory, withIntermediateDirectories: true)
     }
@@ -40,11 +42,14 @@ public final class SQLiteStoreProvider: TenantStoreProvider {
             throw ParleyError.notFound("tenant \(tenant)")
         }
         let logger = self.logger
+        // With migrations off an existing file must already be current; a new tenant's is created.
+        let schema: SQLiteDatabase.SchemaHandling =
+            migration == .auto || !FileManager.default.fileExists(atPath: path) ? .migrate : .refuseOutdated
         let opening = open.withLock { tasks in
             if let existing = tasks[tenant] { return existing }
             let task = Task {
                 try await SQLiteDatabase.openMigrated(
-                    path: path, label: "tenant \(tenant)", migrations: SQLiteSchema.migrations, logger: logger)
+                    path: path, label: "tenant \(tenant)", migrations: SQLiteSchema.migrations, schema: schema, logger: logger)
             }
             tasks[tenant] = task
             return task
@@ -89,6 +94,22 @@ public final class SQLiteStoreProvider: TenantStoreProvider {
             try await database.close()
         }
         return versions
+    }
+
+    /// Tenants whose file has an older schema than this build's. Files open in this process are
+    /// current (they were migrated or checked when opened); the others are read and closed.
+    func outdatedTenants() async throws -> [OutdatedSchema] {
+        let opened = open.withLock { Set($0.keys) }
+        var outdated: [OutdatedSchema] = []
+        for tenant in try await tenants() where !opened.contains(tenant) {
+            let database = try await SQLiteDatabase.open(path: path(for: tenant), migrations: SQLiteSchema.migrations, logger: logger)
+            let version = try await database.recordedVersion()
+            try? await database.close()
+            if version < SQLiteSchema.latestVersion {
+                outdated.append(OutdatedSchema(database: "tenant \(tenant)", version: version, needed: SQLiteSchema.latestVersion))
+            }
+        }
+        return outdated
     }
 
     public func checkHealth() async throws {
