@@ -194,6 +194,8 @@ let package = Package(
             name: "ParleyServerTests",
             dependencies: [
                 "ParleyServer", "ParleyAuth", "ParleyCore", "ParleyStore", "ParleyRedis", "ParleyModels", "ParleyAgent", "ParleyMCP",
+                "ParleyAudit",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

@@ -76,10 +76,18 @@ public struct AuditWriter: Sendable {
                         deadLetter(events)
                         break
                     }
-                    try? await Task.sleep(for: delay)
+                    await backOff(delay)
                     delay *= 4
                 }
             }
+        }
+    }
+
+    /// Waits `delay` before the next attempt, but no longer once retries are abandoned.
+    private func backOff(_ delay: Duration) async {
+        let until = ContinuousClock.now + delay
+        while ContinuousClock.now < until, !retriesAbandoned.value.load(ordering: .relaxed) {
+            guard (try? await Task.sleep(for: min(.milliseconds(50), until - .now))) != nil else { return }
         }
     }
 
