@@ -12,6 +12,16 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 # The web chat's browser tests: Chromium and its driver, from Debian (same source, same version).
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+# The shipping proofs: the image is built with buildah on a debootstrap base (podman imports it),
+# and nginx fronts the blue/green replicas of the rollout proof.
+command -v buildah >/dev/null || missing+=(buildah)
+command -v podman >/dev/null || missing+=(podman)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+# The static release build links Foundation's URLSession support, which needs libcurl (as the Swift images have it).
+[ -e /usr/lib/x86_64-linux-gnu/libcurl.so ] || [ -e /usr/lib/aarch64-linux-gnu/libcurl.so ] || missing+=(libcurl4-openssl-dev)
+# The backup and restore proof (docs/runbook.md): SQLite online backup with the sqlite3 shell.
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq
@@ -22,14 +32,15 @@ fi
 # The official MCP Python SDK (the client the MCP tests drive Parley with), Selenium (the
 # browser tests), OpenAI's ChatKit package (whose types check /chatkit), PyYAML
 # (scripts/openapi-json.py), openapi-spec-validator (the OpenAPI document) and schemathesis
-# (scripts/fuzz-api.sh): in a virtualenv outside the repo, created once and reused.
+# (scripts/fuzz-api.sh) and kubernetes-validate (the Kubernetes manifests): in a virtualenv outside the repo, created once and reused.
 venv="${PARLEY_CACHE:-$HOME/.cache/parley}/venv"
-if ! "$venv/bin/python" -c 'import mcp, selenium, chatkit.types, jwt, cryptography, yaml, openapi_spec_validator, schemathesis' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import mcp, selenium, chatkit.types, jwt, cryptography, yaml, openapi_spec_validator, schemathesis, kubernetes_validate' 2>/dev/null; then
   if ! python3 -m venv "$venv" 2>/dev/null; then
     SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-venv
     python3 -m venv "$venv"
   fi
   "$venv/bin/pip" install -q --disable-pip-version-check "mcp==2.3.0" "selenium==4.51.0" "openai-chatkit==1.6.5" "PyJWT[crypto]==2.15.1" \
-    "PyYAML==6.0.4" "openapi-spec-validator==0.9.0" "schemathesis==4.32.5"
+    "PyYAML==6.0.4" "openapi-spec-validator==0.9.0" "schemathesis==4.32.5" \
+    "kubernetes-validate==1.37.0"
 fi
