@@ -71,9 +71,10 @@ public protocol DocumentFetcher: Sendable {
 
 /// An issuer's published keys, cached by `kid`.
 ///
-/// - An unknown `kid` triggers one refetch, at most once per `refetchInterval` however many
-///   tokens arrive (a flood of random `kid`s cannot hammer the identity provider), and
-///   concurrent callers share one fetch in flight.
+/// - An unknown `kid` triggers a refetch, at most `demandFetchBudget` times per `refetchInterval`
+///   however many tokens arrive (a flood of random `kid`s cannot hammer the identity provider,
+///   while one bogus token just before a rotation does not hold the new key back for the whole
+///   interval), and concurrent callers share one fetch in flight.
 /// - Keys older than `maxKeyAge` are refreshed in the background; a failed fetch keeps the
 ///   cached keys, so an unreachable provider does not stop tokens whose key we already have.
 /// - A rotation at the provider (a new `kid`) is picked up on the first token that uses it.
@@ -81,11 +82,15 @@ final class RemoteKeySource: KeySource {
     private struct State {
         var keys: IssuerKeys?
         var fetchedAt: ContinuousClock.Instant?
-        /// When a fetch caused by an unknown `kid` (or a failed first load) last started.
-        var lastDemandFetch: ContinuousClock.Instant?
+        /// When the fetches caused by an unknown `kid` (or a failed first load) within the last
+        /// `refetchInterval` started.
+        var demandFetches: [ContinuousClock.Instant] = []
         var inFlight: Task<IssuerKeys?, Never>?
         var jwksURL: URL?
     }
+
+    /// Refetches an unknown `kid` may cause per `refetchInterval`.
+    static let demandFetchBudget = 3
 
     private let policy: IssuerPolicy
     private let fetcher: any DocumentFetcher
@@ -115,7 +120,8 @@ final class RemoteKeySource: KeySource {
                 return .use(keys)
             }
             if let task = state.inFlight { return .refresh(task) }
-            if let last = state.lastDemandFetch, last + policy.refetchInterval > now { return .give(state.keys) }
+            state.demandFetches.removeAll { $0 + policy.refetchInterval <= now }
+            if state.demandFetches.count >= Self.demandFetchBudget { return .give(state.keys) }
             return .refresh(launch(&state, demand: true))
         }
         switch next {
@@ -131,7 +137,7 @@ final class RemoteKeySource: KeySource {
 
     /// Starts a fetch; the caller holds the lock.
     private func launch(_ current: inout State, demand: Bool) -> Task<IssuerKeys?, Never> {
-        if demand { current.lastDemandFetch = clock.now }
+        if demand { current.demandFetches.append(clock.now) }
         let knownURL = current.jwksURL
         let task = Task { [self] () -> IssuerKeys? in
             do {
@@ -153,7 +159,8 @@ final class RemoteKeySource: KeySource {
                     metadata: ["issuer": "\(policy.issuer)", "error": "\(error)"])
                 return state.withLock { state in
                     state.inFlight = nil
-                    if state.keys == nil { state.lastDemandFetch = clock.now }
+                    // No keys at all: an unreachable provider is retried within the budget, not per request.
+                    if state.keys == nil && !demand { state.demandFetches.append(clock.now) }
                     return state.keys
                 }
             }
