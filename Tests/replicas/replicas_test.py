@@ -19,90 +19,37 @@ SCENARIOS=two_replicas,postgres_restart (for example) runs only those.
 """
 
 import concurrent.futures
-import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from parley_e2e import Parley, check, eventually, failures, parley_token, psql, redis_cli, request  # noqa: E402
 
 BIN = os.environ["PARLEY_BIN"]
 DATABASE_URL = os.environ["PARLEY_DATABASE_URL"]
 REDIS_URL = os.environ["PARLEY_REDIS_URL"]
-WORK = os.environ["WORK"]
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts")
-failures = []
 
 
-def check(condition, message):
-    print(("PASS " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def psql(sql):
-    return subprocess.run(["psql", DATABASE_URL, "-qAtc", sql], check=True, capture_output=True, text=True).stdout.strip()
-
-
-def redis(*args):
-    return subprocess.run(
-        ["redis-cli", "-u", REDIS_URL, "--no-auth-warning", *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-class Process:
+class Process(Parley):
     """A parley process (a replica or a worker) with its own log."""
 
     def __init__(self, name, args, env):
-        self.name = name
-        self.port = free_port()
-        full_env = dict(os.environ)
-        full_env.update(
-            {
-                "PARLEY_HTTP_PORT": str(self.port),
-                "PARLEY_RATELIMIT_IP": "off",
-                "PARLEY_RATELIMIT_TENANT": "off",
-                "PARLEY_RATELIMIT_USER": "off",
-                "PARLEY_LOG_LEVEL": "warning",
-            }
-        )
-        full_env.update(env)
-        self.log = open(os.path.join(WORK, f"{name}.log"), "ab")
-        self.process = subprocess.Popen([BIN, *args], cwd=WORK, env=full_env, stdout=self.log, stderr=self.log)
-        # For the driver script's cleanup, should this script die before stopping it.
-        with open(os.path.join(WORK, "pids"), "a") as pids:
-            pids.write(f"{self.process.pid}\n")
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(name, BIN, args, env)
 
     def wait_ready(self, accept_degraded=False):
-        for _ in range(300):
+        def ready():
             status, body = get(self.url + "/api/v1/readyz")
-            if status == 200 or (accept_degraded and status == 503 and body.get("checks", {}).get("database") == "ok"):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise SystemExit(f"{self.name} did not become ready; see {self.log.name}")
+            return status == 200 or (accept_degraded and status == 503 and body.get("checks", {}).get("database") == "ok")
+
+        super().wait_ready(ready, seconds=30)
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
-
-    def kill(self):
-        self.process.kill()
-        self.process.wait()
+        super().stop(strict=True)
 
 
 def replica(name, **env):
@@ -111,50 +58,21 @@ def replica(name, **env):
     return r
 
 
-def request(method, url, token=None, body=None, headers=None, timeout=30):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    for key, value in (headers or {}).items():
-        req.add_header(key, value)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else {}
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            return error.code, json.loads(raw) if raw else {}
-        except ValueError:
-            return error.code, {"raw": raw.decode(errors="replace")}
-    except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
-        return 0, {"error": str(error)}
-
-
 def get(url, token=None):
     return request("GET", url, token)
 
 
 def token(user, tenant="acme", admin=False):
-    args = [BIN, "token", "--user", user, "--tenant", tenant] + (["--admin"] if admin else [])
-    return subprocess.run(args, cwd=WORK, check=True, capture_output=True, text=True).stdout.strip()
+    return parley_token(BIN, user, (tenant,), admin=admin)
 
 
-def eventually(condition, seconds=15):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
+def redis(*args):
+    return redis_cli(REDIS_URL, *args)
 
 
 def audit_rows(request_ids):
     ids = ",".join("'" + r + "'" for r in request_ids)
-    rows = psql(f"SELECT request_id, count(*) FROM tenant_acme.audit_log WHERE request_id IN ({ids}) GROUP BY 1")
+    rows = psql(DATABASE_URL, f"SELECT request_id, count(*) FROM tenant_acme.audit_log WHERE request_id IN ({ids}) GROUP BY 1")
     return {line.split("|")[0]: int(line.split("|")[1]) for line in rows.splitlines() if line}
 
 
@@ -316,7 +234,7 @@ def scenario_postgres_restart():
             thread.join()
         # Every acknowledged answer is stored: the assistant messages the clients were given.
         ids = ",".join(str(message_id) for _, message_id in acknowledged)
-        stored = int(psql(f"SELECT count(*) FROM tenant_acme.messages WHERE role = 'assistant' AND id IN ({ids})"))
+        stored = int(psql(DATABASE_URL, f"SELECT count(*) FROM tenant_acme.messages WHERE role = 'assistant' AND id IN ({ids})"))
         lost = len(acknowledged) - stored
         print(f"postgres restart: {len(acknowledged)} chat turns acknowledged, {outcomes['retried_503']} answered 503 and retried, "
               f"{outcomes['failed']} failed after 6 tries, other errors: {outcomes['unexpected'][:3]}, "
