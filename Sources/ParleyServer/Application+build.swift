@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import ParleyAgent
 import ParleyAudit
 import ParleyAuth
@@ -156,9 +158,21 @@ public func buildApplication(services: ParleyServices, logger: Logger, surface: 
         : [StorageLifecycle(services: services, auditWorker: worker), mcp]
     return Application(
         router: buildRouter(services: services, mcp: mcp, surface: surface, logger: logger),
+        server: .http1(configuration: httpLimits(configuration)),
         configuration: .init(address: .hostname(host, port: port), serverName: "parley"),
         services: lifecycles,
         logger: logger)
+}
+
+/// What the HTTP layer refuses before any route runs: a connection that sends nothing (or only part
+/// of a request) for `http.idleTimeoutSeconds` is closed (slow clients cannot hold connections
+/// open), and request headers over 32 KiB, or over 100 fields, get 400 (tokens are at most 16 KiB).
+func httpLimits(_ configuration: ParleyConfiguration) -> HTTP1Channel.Configuration {
+    HTTP1Channel.Configuration(
+        idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)),
+        httpDecoderConfiguration: .init(
+            maxHeaderFieldSize: ParleyConfiguration.maxHeaderBytes, maxHeaderListSize: ParleyConfiguration.maxHeaderBytes,
+            maxHeaderFieldCount: 100))
 }
 
 func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurface, logger: Logger) -> Router<ParleyRequestContext> {
@@ -231,7 +245,9 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
     ).addRoutes(to: api)
     let userScoped = authenticated(router.group("api/{user_id}"))
     let agents = ChatAgents(ai: services.router.map { ModelAgent(router: $0, maxTurns: configuration.agentMaxTurns) })
-    let chatController = ChatController(stores: stores, chat: chat, agents: agents, flags: flags, auditor: auditor, metrics: services.metrics)
+    let chatController = ChatController(
+        stores: stores, chat: chat, agents: agents, flags: flags, auditor: auditor, metrics: services.metrics,
+        streams: StreamSlots(limits: configuration.streamLimits))
     chatController.addRoutes(api: api, userScoped: userScoped)
     ChatKitController(stores: stores, chat: chat, agents: agents, flags: flags, chatController: chatController)
         .addRoutes(to: authenticated(router.group("chatkit")))

@@ -42,6 +42,9 @@ public struct ParleyConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// Messages of the conversation the agent sees.
     public var contextMessages: Int = 20
+    /// Server-Sent Event streams open at once in this process, per user and per tenant.
+    public var maxStreamsPerUser = 5
+    public var maxStreamsPerTenant = 500
     /// Parley's public base URL (`https://parley.example.com`), for documents that name it (the
     /// MCP protected-resource metadata); `nil`: taken from each request.
     public var publicURL: String?
@@ -50,6 +53,12 @@ public struct ParleyConfiguration: Sendable {
     public var postgres: PostgresSettings?
     /// Whether serving processes migrate the schemas they open (`off`: only `parley migrate` does).
     public var migration: MigrationPolicy = .auto
+    /// Seconds a connection may send nothing while a request is being read, or while it is idle
+    /// between requests, before it is closed. Above a load balancer's own keep-alive timeout
+    /// (nginx: 60 s), so that it is the balancer that closes idle connections.
+    public var idleTimeoutSeconds = 75
+    /// Request headers, all together, at most (a bearer token is at most 16 KiB).
+    public static let maxHeaderBytes = 32 * 1024
     /// How long a process keeps serving after SIGTERM while readiness says 503 (`nil`: 0 on
     /// loopback, where no load balancer waits, else 5 s).
     public var drainSeconds: Int?
@@ -71,6 +80,8 @@ public struct ParleyConfiguration: Sendable {
     public var devAuthEnabled: Bool { devAuth ?? Self.isLoopback(host) }
 
     public var autoProvisionTenants: Bool { autoProvision ?? devAuthEnabled }
+
+    var streamLimits: StreamSlots.Limits { .init(perUser: maxStreamsPerUser, perTenant: maxStreamsPerTenant) }
 
     /// The drain period of a process listening on `host`.
     public func drain(host: String) -> Duration { .seconds(drainSeconds ?? (Self.isLoopback(host) ? 0 : 5)) }
@@ -118,6 +129,12 @@ public struct ParleyConfiguration: Sendable {
         agentMaxTurns = reader.int(forKey: "agent.maxTurns", default: agentMaxTurns)
         guard (1...20).contains(agentMaxTurns) else { throw ConfigurationError(key: "agent.maxTurns", reason: "must be 1–20") }
         contextMessages = reader.int(forKey: "chat.contextMessages", default: defaults.contextMessages)
+        maxStreamsPerUser = reader.int(forKey: "chat.maxStreamsPerUser", default: defaults.maxStreamsPerUser)
+        maxStreamsPerTenant = reader.int(forKey: "chat.maxStreamsPerTenant", default: defaults.maxStreamsPerTenant)
+        guard (1...1000).contains(maxStreamsPerUser) else { throw ConfigurationError(key: "chat.maxStreamsPerUser", reason: "must be 1–1000") }
+        guard (1...100_000).contains(maxStreamsPerTenant) else {
+            throw ConfigurationError(key: "chat.maxStreamsPerTenant", reason: "must be 1–100000")
+        }
         let level = reader.string(forKey: "log.level", default: defaults.logLevel.rawValue)
         guard let parsedLevel = Logger.Level(rawValue: level.lowercased()) else {
             throw ConfigurationError(key: "log.level", reason: "must be one of trace, debug, info, notice, warning, error, critical")
@@ -133,6 +150,8 @@ public struct ParleyConfiguration: Sendable {
             throw ConfigurationError(key: "database.migrate", reason: "must be auto or off, not \(migrate)")
         }
         migration = policy
+        idleTimeoutSeconds = reader.int(forKey: "http.idleTimeoutSeconds", default: defaults.idleTimeoutSeconds)
+        guard (1...3600).contains(idleTimeoutSeconds) else { throw ConfigurationError(key: "http.idleTimeoutSeconds", reason: "must be 1–3600") }
         drainSeconds = reader.int(forKey: "http.drainSeconds")
         if let drainSeconds, !(0...300).contains(drainSeconds) {
             throw ConfigurationError(key: "http.drainSeconds", reason: "must be 0–300")

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import HTTPTypes
 import HummingbirdTesting
 import Logging
@@ -413,6 +414,29 @@ struct AuditAndAdminTests {
                 HTTPField.Name("X-Forwarded-Proto")!: "https", HTTPField.Name("X-Forwarded-For")!: "203.0.113.9",
             ])
             #expect(viaTLS.headers[.strictTransportSecurity]?.hasPrefix("max-age=") == true)
+        }
+    }
+}
+
+/// Slow clients: a connection that stops sending halfway through its request is closed after
+/// `http.idleTimeoutSeconds`, so that trickling clients cannot hold connections open.
+@Suite struct SlowClientTests {
+    @Test func aClientThatStopsSendingMidRequestIsDisconnected() async throws {
+        var parley = TestParley()
+        parley.configuration.idleTimeoutSeconds = 1
+        try await parley.run { client in
+            let port = try #require(client.port)
+            let started = ContinuousClock.now
+            // Half a request (the headers never end), then silence: the server hangs up.
+            let slow = try RawConnection(port: port)
+            slow.send("GET /api/v1/healthz HTTP/1.1\r\nHost: parley\r\n")
+            #expect(slow.awaitClose(within: 10), "the connection stayed open")
+            let waited = ContinuousClock.now - started
+            #expect(waited >= .milliseconds(900) && waited < .seconds(5), "closed after \(waited)")
+            // A complete request on a fresh connection is served as usual.
+            let fresh = try RawConnection(port: port)
+            fresh.send("GET /api/v1/healthz HTTP/1.1\r\nHost: parley\r\n\r\n")
+            #expect(fresh.read(until: "\r\n\r\n", within: 5).hasPrefix("HTTP/1.1 200"))
         }
     }
 }

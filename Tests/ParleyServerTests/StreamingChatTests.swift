@@ -111,6 +111,47 @@ struct StreamingChatTests {
         await server.stop()
     }
 
+    @Test func openStreamsAreCappedPerUserAndPerTenant() async throws {
+        let server = try await TestModelServer.start()
+        // The first model call hangs (until the 2 s provider timeout): alice's stream stays open.
+        server.script([.hang], always: .text("Here is your answer."))
+        var provider = ProviderConfiguration(name: "local", kind: .llamacpp, baseURL: server.baseURL, model: "model-one")
+        provider.timeout = .seconds(2)
+        provider.declaredTools = .tools
+        var parley = TestParley()
+        parley.configuration.providers = [provider]
+        parley.configuration.modelRoute = ["local"]
+        parley.configuration.maxStreamsPerUser = 1
+        parley.configuration.maxStreamsPerTenant = 1
+        let alice = try await parley.token("alice")
+        let bob = try await parley.token("bob")
+        let carol = try await parley.token("carol", tenants: ["globex"])
+        try await parley.run { client in
+            // alice's stream, on a connection of its own, left unread while the model hangs.
+            let held = try RawConnection(port: try #require(client.port))
+            let body = streamBody("what is on my list?")
+            held.send(
+                "POST /api/v1/chat HTTP/1.1\r\nHost: parley\r\nAuthorization: Bearer \(alice)\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            // (Its response head comes with the first event, which the hanging model holds back.)
+            try await Task.sleep(for: .milliseconds(500))
+            let again = try await client.send(.post, "/api/v1/chat", token: alice, json: streamBody("hello"))
+            let perUser = try again.expectProblem(.tooManyRequests)
+            #expect(perUser["detail"]?.stringValue?.contains("chat.maxStreamsPerUser") == true)
+            #expect(again.headers[.retryAfter] == "1")
+            let other = try await client.send(.post, "/api/v1/chat", token: bob, json: streamBody("hello"))
+            #expect(try other.expectProblem(.tooManyRequests)["detail"]?.stringValue?.contains("chat.maxStreamsPerTenant") == true)
+            // Another tenant, and a plain (not streamed) chat, are not held back.
+            #expect(try await client.send(.post, "/api/v1/chat", token: carol, json: streamBody("hello")).events.last?.name == "done")
+            #expect(try await client.send(.post, "/api/v1/chat", token: bob, json: chatBody("hello")).status == .ok)
+
+            // Once alice's stream has ended (the model timed out, the fallback answered), the slots are free again.
+            #expect(held.read(until: "event: done", within: 10).contains("event: done"))
+            #expect(try await client.send(.post, "/api/v1/chat", token: bob, json: streamBody("hello")).events.last?.name == "done")
+        }
+        await server.stop()
+    }
+
     @Test func aProviderThatBreaksMidAnswerIsRestartedOnTheNext() async throws {
         let first = try await TestModelServer.start()
         let second = try await TestModelServer.start()

@@ -12,6 +12,7 @@ struct ChatController {
     let flags: FlagService
     let auditor: Auditor
     let metrics: ParleyMetrics
+    let streams: StreamSlots
 
     func addRoutes(api: RouterGroup<ParleyRequestContext>, userScoped: RouterGroup<ParleyRequestContext>) {
         api.post("chat", use: send)
@@ -76,7 +77,8 @@ struct ChatController {
         let body = try await request.decodeJSON(ChatBody.self, context: context)
         let pending = try await begin(body, request: request, context: context)
         if body.stream ?? request.headers[.accept]?.contains("text/event-stream") ?? false {
-            return stream(pending, context: context)
+            let slot = try streams.acquire(user: pending.user, tenant: try context.scope().tenant)
+            return stream(pending, slot: slot, context: context)
         }
         let turn = try await chat.run(
             pending.prepared, user: pending.user, store: pending.store, agent: pending.agent, credentials: pending.credentials)
@@ -146,8 +148,10 @@ struct ChatController {
     /// tool, then `done` with the object a plain reply carries (its `response` is exactly the
     /// deltas joined), or `error` with a problem. A client that goes away does not stop the turn:
     /// it is finished and stored, and shows up in the history.
-    func stream(_ pending: PendingTurn, context: ParleyRequestContext) -> Response {
+    func stream(_ pending: PendingTurn, slot: StreamSlots.Slot, context: ParleyRequestContext) -> Response {
         eventStream { output in
+            // Held until the stream's response is done with.
+            withExtendedLifetime(slot) {}
             do {
                 let turn = try await chat.run(
                     pending.prepared, user: pending.user, store: pending.store, agent: pending.agent,

@@ -239,8 +239,11 @@ struct ChatKitController {
     /// The answer to `question` as ChatKit events: `opening` first, then `stream_options`, the
     /// tool calls as a workflow item, and the answer's text as it comes.
     func stream(_ pending: Answerer, question: Message, opening: [JSONValue], context: ParleyRequestContext) async throws -> Response {
+        let slot = try chatController.streams.acquire(user: pending.user, tenant: try context.scope().tenant)
         let placeholder = try await chat.placeholder(for: question, user: pending.user, store: pending.store)
         return eventStream { output in
+            // Held until the stream's response is done with.
+            withExtendedLifetime(slot) {}
             for event in opening { output.yield(Self.frame(event)) }
             output.yield(Self.frame(["type": "stream_options", "stream_options": ["allow_cancel": false]]))
             let turn = ChatKitTurn(answer: placeholder, output: output)
