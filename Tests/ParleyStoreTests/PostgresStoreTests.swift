@@ -63,7 +63,7 @@ struct PostgresStoreTests {
         for pool in pools { await pool.close() }
     }
 
-    @Test func migratesEveryTenantRollsBackTheLatestAndRefusesANewerSchema() async throws {
+    @Test func migratesEveryTenantRollsBackTheLatestAndUsesANewerSchemaAsItIs() async throws {
         let database = try await TestPostgres.isolated()
         let provider = PostgresStoreProvider(database: database, logger: logger)
         _ = try await provider.provision(TenantID("one")!)
@@ -80,13 +80,18 @@ struct PostgresStoreTests {
         #expect(indexes.contains("audit_log_by_action"))
         #expect(try await provider.migrateAll() == [TenantID("one")!: latest, TenantID("two")!: latest])
 
-        // A schema written by a newer Parley is not used by this one.
+        // A schema the next release migrated (blue-green: it only added) is used as it is, untouched,
+        // with migrations on or off.
         try await database.client.query(
             "INSERT INTO parley.schema_migrations (scope, version, name, applied_at) VALUES ('one', 999, 'future', 0)", logger: logger)
-        let another = PostgresStoreProvider(database: database, logger: logger)
-        await #expect(throws: StoreError.self) {
-            try await another.store(for: TenantID("one")!, provisioning: .existingOnly)
+        for migration in MigrationPolicy.allCases {
+            let another = PostgresStoreProvider(database: database, migration: migration, logger: logger)
+            _ = try await another.store(for: TenantID("one")!, provisioning: .existingOnly).tasks.list(user: UserID("u")!, status: nil)
         }
+        let version = try await database.client.query(
+            "SELECT MAX(version) FROM parley.schema_migrations WHERE scope = 'one'", logger: logger
+        ).collect().first?.decode(Int.self)
+        #expect(version == 999)
         await database.close()
     }
 
