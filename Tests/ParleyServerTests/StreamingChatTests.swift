@@ -113,10 +113,10 @@ struct StreamingChatTests {
 
     @Test func openStreamsAreCappedPerUserAndPerTenant() async throws {
         let server = try await TestModelServer.start()
-        // The first model call hangs (until the 2 s provider timeout): alice's stream stays open.
+        // The first model call hangs (until the 5 s provider timeout): alice's stream stays open.
         server.script([.hang], always: .text("Here is your answer."))
         var provider = ProviderConfiguration(name: "local", kind: .llamacpp, baseURL: server.baseURL, model: "model-one")
-        provider.timeout = .seconds(2)
+        provider.timeout = .seconds(5)
         provider.declaredTools = .tools
         var parley = TestParley()
         parley.configuration.providers = [provider]
@@ -133,8 +133,10 @@ struct StreamingChatTests {
             held.send(
                 "POST /api/v1/chat HTTP/1.1\r\nHost: parley\r\nAuthorization: Bearer \(alice)\r\nContent-Type: application/json\r\n"
                     + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
-            // (Its response head comes with the first event, which the hanging model holds back.)
-            try await Task.sleep(for: .milliseconds(500))
+            // Its turn has reached the (hanging) model, so it holds its slot. (The response head comes
+            // with the first event, which the model holds back.)
+            for _ in 0..<200 where server.requests.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(server.requests.count == 1)
             let again = try await client.send(.post, "/api/v1/chat", token: alice, json: streamBody("hello"))
             let perUser = try again.expectProblem(.tooManyRequests)
             #expect(perUser["detail"]?.stringValue?.contains("chat.maxStreamsPerUser") == true)
