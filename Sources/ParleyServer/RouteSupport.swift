@@ -16,7 +16,7 @@ extension Request {
         do {
             return try JSONCoding.decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
-            throw Self.problem(for: error)
+            throw Self.problem(for: error, in: data)
         }
     }
 
@@ -61,7 +61,7 @@ extension Request {
         return .malformed((field.map { "\($0) " } ?? "the request body ") + TaskService.noNUL, field: field)
     }
 
-    static func problem(for error: DecodingError) -> HTTPProblem {
+    static func problem(for error: DecodingError, in data: Data) -> HTTPProblem {
         func path(_ codingPath: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
             (codingPath + (last.map { [$0] } ?? [])).map { $0.intValue.map(String.init) ?? $0.stringValue }
                 .joined(separator: ".")
@@ -80,10 +80,41 @@ extension Request {
             return .malformed("\(field) must be \(describe(type)), not null", field: field)
         case .dataCorrupted(let context):
             let field = path(context.codingPath)
-            if field.isEmpty { return .malformed("the request body is not valid JSON") }
+            if field.isEmpty {
+                // Foundation reports a number that does not fit an integer member (1.5, 1e30) as
+                // "not valid JSON" without a path: when the text is JSON, name the member ourselves.
+                if let body = try? JSONCoding.decoder.decode(JSONValue.self, from: data) {
+                    if let member = nonInteger(in: body) {
+                        return .malformed("\(member) must be a whole number from -2^53 to 2^53", field: member)
+                    }
+                    return .malformed("the request body has a value of the wrong kind")
+                }
+                return .malformed("the request body is not valid JSON")
+            }
             return .malformed("\(field) has an invalid value", field: field)
         @unknown default:
             return .malformed("the request body could not be read")
+        }
+    }
+
+    /// The first member (dotted path) holding a number that is not a whole number an integer
+    /// member can take exactly (Parley's request bodies have no fractional members).
+    static func nonInteger(in value: JSONValue, _ prefix: String = "") -> String? {
+        switch value {
+        case .number(let number):
+            return number.rounded() == number && abs(number) <= 9_007_199_254_740_992 ? nil : (prefix.isEmpty ? nil : prefix)
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                if let found = nonInteger(in: item, prefix.isEmpty ? "\(index)" : "\(prefix).\(index)") { return found }
+            }
+            return nil
+        case .object(let members):
+            for (key, member) in members.sorted(by: { $0.key < $1.key }) {
+                if let found = nonInteger(in: member, prefix.isEmpty ? key : "\(prefix).\(key)") { return found }
+            }
+            return nil
+        case .null, .bool, .string:
+            return nil
         }
     }
 

@@ -20,6 +20,15 @@ struct ErrorTests {
             try await client.send(.post, "/api/v1/chat", token: alice, json: #"{"conversation_id": 1}"#)
                 .expectProblem(.badRequest, field: "message")
             try await client.send(.post, "/api/v1/chat", token: alice, json: "").expectProblem(.badRequest)
+            // A number an integer member cannot take is named as such, not as "not valid JSON".
+            for number in ["99999999999999999999", "1.5", "-1e300"] {
+                let problem = try await client.send(
+                    .post, "/api/v1/chat", token: alice, json: #"{"message": "hi", "conversation_id": \#(number)}"#
+                ).expectProblem(.badRequest, field: "conversation_id")
+                #expect(problem["detail"]?.stringValue?.contains("whole number") == true, "\(number)")
+            }
+            let syntax = try await client.send(.post, "/api/v1/chat", token: alice, json: #"{"message": "hi""#).expectProblem(.badRequest)
+            #expect(syntax["detail"] == "the request body is not valid JSON")
             try await client.send(.get, "/api/v1/tasks", token: alice, tenant: "Not A Tenant!")
                 .expectProblem(.badRequest, field: "X-Tenant-ID")
             try await client.send(.get, "/api/v1/tasks", token: multi).expectProblem(.badRequest, field: "X-Tenant-ID")

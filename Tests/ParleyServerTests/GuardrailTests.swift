@@ -232,6 +232,12 @@ struct AuditAndAdminTests {
             #expect(taskEvents?.count == 4)
             try await client.send(.get, "/api/v1/admin/audit?outcome=maybe", token: admin).expectProblem(.badRequest, field: "outcome")
             try await client.send(.get, "/api/v1/admin/audit?since=yesterday", token: admin).expectProblem(.badRequest, field: "since")
+            // RFC 3339 times: lowercase t and z, fractional seconds and offsets are all times.
+            for time in ["2026-01-01t00:00:00z", "2026-01-01T00:00:00.250Z", "2026-01-01T02:00:00+02:00"] {
+                let query = time.replacingOccurrences(of: "+", with: "%2B")
+                let answer = try await client.send(.get, "/api/v1/admin/audit?since=\(query)&until=\(query)", token: admin)
+                #expect(answer.status == .ok, "\(time): \(answer.text)")
+            }
         }
 
         // The chain is intact; an edited row or a removed row breaks it at that event.

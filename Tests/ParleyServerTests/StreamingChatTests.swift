@@ -148,7 +148,8 @@ struct StreamingChatTests {
             #expect(try await client.send(.post, "/api/v1/chat", token: bob, json: chatBody("hello")).status == .ok)
 
             // Once alice's stream has ended (the model timed out, the fallback answered), the slots are free again.
-            #expect(held.read(until: "event: done", within: 10).contains("event: done"))
+            let ended = held.read(until: "\r\n0\r\n\r\n", within: 30)  // the chunked body's end
+            #expect(ended.contains("event: done"), "\(ended.suffix(400))")
             #expect(try await client.send(.post, "/api/v1/chat", token: bob, json: streamBody("hello")).events.last?.name == "done")
         }
         await server.stop()

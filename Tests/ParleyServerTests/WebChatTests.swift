@@ -26,6 +26,11 @@ struct WebChatTests {
             let etag = try #require(script.headers[.eTag])
             let again = try await client.send(.get, "/app.js", token: nil, headers: [.ifNoneMatch: etag])
             #expect(again.status == .notModified)
+            // A list of tags, a weak one, or `*` match too (RFC 9110); another tag does not.
+            for header in [#""other", \#(etag)"#, "W/\(etag)", "*"] {
+                #expect(try await client.send(.get, "/app.js", token: nil, headers: [.ifNoneMatch: header]).status == .notModified, "\(header)")
+            }
+            #expect(try await client.send(.get, "/app.js", token: nil, headers: [.ifNoneMatch: #""other""#]).status == .ok)
             #expect(try await client.send(.get, "/app.css", token: nil).headers[.contentType] == "text/css; charset=utf-8")
         }
     }

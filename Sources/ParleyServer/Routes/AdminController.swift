@@ -210,13 +210,17 @@ struct AdminController {
         return raw
     }
 
+    /// An RFC 3339 time: `T` and `Z` in either case (RFC 3339 §5.6), fractional seconds optional.
     static func date(_ raw: String?, field: String) throws -> Date? {
         guard let raw, !raw.isEmpty else { return nil }
-        guard let date = try? Date(raw, strategy: .iso8601) else {
-            throw HTTPProblem.malformed("\(field) must be an ISO 8601 time such as 2026-11-21T10:00:00Z", field: field)
+        let normalized = raw.uppercased()
+        for style in timeStyles {
+            if let date = try? style.parse(normalized) { return date }
         }
-        return date
+        throw HTTPProblem.malformed("\(field) must be an ISO 8601 time such as 2026-11-21T10:00:00Z", field: field)
     }
+
+    static let timeStyles = [Date.ISO8601FormatStyle(), Date.ISO8601FormatStyle(includingFractionalSeconds: true)]
 
     // MARK: Flags
 

@@ -108,11 +108,20 @@ struct WebController {
             .contentSecurityPolicy: contentSecurityPolicy,
         ]
         // Revalidated on every load: a new Parley never runs with yesterday's script.
-        if request.headers[.ifNoneMatch] == asset.etag {
+        if Self.matches(request.headers[values: .ifNoneMatch], etag: asset.etag) {
             headers[.contentType] = nil
             return Response(status: .notModified, headers: headers)
         }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.body))
+    }
+
+    /// RFC 9110 §13.1.2: `If-None-Match` is `*` or a list of entity tags, compared weakly (a
+    /// `W/` prefix does not count), possibly spread over several header lines.
+    static func matches(_ lines: [String], etag: String) -> Bool {
+        lines.flatMap { $0.split(separator: ",") }.contains { candidate in
+            let tag = candidate.trimmingCharacters(in: .whitespaces)
+            return tag == "*" || (tag.hasPrefix("W/") ? String(tag.dropFirst(2)) : tag) == etag
+        }
     }
 
     struct DevSignIn: Decodable {
