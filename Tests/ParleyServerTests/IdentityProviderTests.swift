@@ -125,11 +125,11 @@ struct IdentityProviderTests {
 
             // 70 KB of headers never reach a route (nor the audit log): the HTTP layer answers 400 and hangs up.
             let oversized = try RawConnection(port: try #require(client.port))
-            oversized.send("GET /api/v1/tasks HTTP/1.1\r\nHost: parley\r\nAuthorization: Bearer \(String(repeating: "A", count: 70_000))\r\n\r\n")
+            await oversized.send("GET /api/v1/tasks HTTP/1.1\r\nHost: parley\r\nAuthorization: Bearer \(String(repeating: "A", count: 70_000))\r\n\r\n")
             // (Whether the 400 arrives before the reset depends on how much of the request was read.)
-            let answer = oversized.read(until: "\r\n\r\n", within: 5)
+            let answer = await oversized.read(until: "\r\n\r\n", within: 5)
             #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 400"), "\(answer.prefix(200))")
-            #expect(oversized.awaitClose(within: 5), "the server neither answered nor hung up")
+            #expect(await oversized.awaitClose(within: 5), "the server neither answered nor hung up")
 
             // Nothing changed: alice's one task, no conversations, no tenant "forged", flags intact.
             let tasks = try await client.send(.get, "/api/v1/tasks", token: good).json["tasks"]?.arrayValue

@@ -130,7 +130,7 @@ struct StreamingChatTests {
             // alice's stream, on a connection of its own, left unread while the model hangs.
             let held = try RawConnection(port: try #require(client.port))
             let body = streamBody("what is on my list?")
-            held.send(
+            await held.send(
                 "POST /api/v1/chat HTTP/1.1\r\nHost: parley\r\nAuthorization: Bearer \(alice)\r\nContent-Type: application/json\r\n"
                     + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
             // Its turn has reached the (hanging) model, so it holds its slot. (The response head comes
@@ -148,7 +148,7 @@ struct StreamingChatTests {
             #expect(try await client.send(.post, "/api/v1/chat", token: bob, json: chatBody("hello")).status == .ok)
 
             // Once alice's stream has ended (the model timed out, the fallback answered), the slots are free again.
-            let ended = held.read(until: "\r\n0\r\n\r\n", within: 30)  // the chunked body's end
+            let ended = await held.read(until: "\r\n0\r\n\r\n", within: 30)  // the chunked body's end
             #expect(ended.contains("event: done"), "\(ended.suffix(400))")
             #expect(try await client.send(.post, "/api/v1/chat", token: bob, json: streamBody("hello")).events.last?.name == "done")
         }

@@ -122,7 +122,10 @@ extension TestClientProtocol {
 
 /// A plain TCP connection to Parley, for what an HTTP client library will not do: send half a
 /// request, hold a stream open unread, or look at how the server ends a connection.
-final class RawConnection {
+///
+/// Its socket calls block, so they run on a thread of their own: on the two threads of Swift's
+/// cooperative pool here, two tests waiting in `recv` would starve the very server they wait for.
+final class RawConnection: @unchecked Sendable {  // the socket is set once; each call is its own
     private let socket: Int32
 
     init(port: Int) throws {
@@ -143,18 +146,40 @@ final class RawConnection {
 
     deinit { close(socket) }
 
-    func send(_ text: String) {
+    /// Sends all of `text`; `false` once the server has closed the connection.
+    @discardableResult
+    func send(_ text: String) async -> Bool {
+        await Self.offThePool { self.sendBlocking(text) }
+    }
+
+    /// What arrives until `marker` has been seen, the connection closes or `within` seconds pass.
+    func read(until marker: String, within seconds: Int) async -> String {
+        await Self.offThePool { self.readBlocking(until: marker, within: seconds) }
+    }
+
+    /// Whether the server closes the connection within `seconds` (whatever it sends first).
+    func awaitClose(within seconds: Int) async -> Bool {
+        await Self.offThePool { self.awaitCloseBlocking(within: seconds) }
+    }
+
+    private static func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: work()) }
+        }
+    }
+
+    private func sendBlocking(_ text: String) -> Bool {
         var bytes = Array(text.utf8)
         var sent = 0
         while sent < bytes.count {
             let count = bytes.withUnsafeMutableBytes { Glibc.send(socket, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
-            if count <= 0 { return }  // the server closed it
+            if count <= 0 { return false }  // the server closed it
             sent += count
         }
+        return true
     }
 
-    /// What arrives until `marker` has been seen, the connection closes or `within` seconds pass.
-    func read(until marker: String, within seconds: Int) -> String {
+    private func readBlocking(until marker: String, within seconds: Int) -> String {
         setTimeout(seconds)
         var received = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -166,8 +191,7 @@ final class RawConnection {
         return String(decoding: received, as: UTF8.self)
     }
 
-    /// Whether the server closes the connection within `seconds` (whatever it sends first).
-    func awaitClose(within seconds: Int) -> Bool {
+    private func awaitCloseBlocking(within seconds: Int) -> Bool {
         setTimeout(seconds)
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
