@@ -4,6 +4,7 @@ import Logging
 import MCP
 import NIOCore
 import NIOHTTP1
+import ParleyCore
 
 /// An MCP client transport for Streamable HTTP on AsyncHTTPClient, for Linux.
 ///
@@ -112,7 +113,7 @@ public actor StreamableHTTPClientTransport: Transport {
 
         let contentType = response.headers.first(name: "Content-Type")?.lowercased() ?? ""
         if contentType.hasPrefix("text/event-stream") {
-            var parser = SSEParser(maxEventBytes: maxMessageBytes)
+            var parser = ServerSentEventParser(maxEventBytes: maxMessageBytes)
             for try await buffer in response.body {
                 for payload in try parser.feed(buffer.readableBytesView) { deliver(payload) }
             }
@@ -154,76 +155,5 @@ public actor StreamableHTTPClientTransport: Transport {
         let answerID = (object["id"] as? String) ?? (object["id"] as? Int).map(String.init)
         guard answerID == id, let result = object["result"] as? [String: Any] else { return nil }
         return result["protocolVersion"] as? String
-    }
-}
-
-/// A minimal Server-Sent Events parser (WHATWG rules for what MCP sends): lines end in LF, CRLF or
-/// CR; `data:` lines of one event are joined with LF; a blank line ends the event; comments and
-/// the `event`, `id` and `retry` fields are ignored; events with empty data (SSE priming events of
-/// the Swift SDK's stateful transport: `id: …` then `data: ` and a blank line) are skipped.
-struct SSEParser {
-    let maxEventBytes: Int
-    private var line: [UInt8] = []
-    private var data: [UInt8] = []
-    private var hasData = false
-    private var lastWasCR = false
-
-    init(maxEventBytes: Int) {
-        self.maxEventBytes = maxEventBytes
-    }
-
-    struct TooLarge: Error {}
-
-    /// Feeds bytes; returns the data of every event completed by them.
-    mutating func feed(_ bytes: some Sequence<UInt8>) throws -> [Data] {
-        var events: [Data] = []
-        for byte in bytes {
-            if byte == UInt8(ascii: "\n") {
-                if lastWasCR {
-                    lastWasCR = false
-                    continue  // the LF of a CRLF
-                }
-                if let event = endLine() { events.append(event) }
-            } else if byte == UInt8(ascii: "\r") {
-                lastWasCR = true
-                if let event = endLine() { events.append(event) }
-            } else {
-                lastWasCR = false
-                line.append(byte)
-                if line.count + data.count > maxEventBytes { throw TooLarge() }
-            }
-        }
-        return events
-    }
-
-    /// Anything left when the stream ends (an event without its final blank line).
-    mutating func finish() -> [Data] {
-        var events: [Data] = []
-        if !line.isEmpty, let event = endLine() { events.append(event) }
-        if let event = endLine() { events.append(event) }
-        return events
-    }
-
-    private mutating func endLine() -> Data? {
-        defer { line.removeAll(keepingCapacity: true) }
-        if line.isEmpty {
-            // Blank line: dispatch.
-            defer {
-                data.removeAll(keepingCapacity: true)
-                hasData = false
-            }
-            guard hasData, !data.isEmpty else { return nil }
-            return Data(data)
-        }
-        if line.first == UInt8(ascii: ":") { return nil }  // comment
-        let colon = line.firstIndex(of: UInt8(ascii: ":"))
-        let name = colon.map { Array(line[..<$0]) } ?? line
-        guard name == Array("data".utf8) else { return nil }
-        var value = colon.map { Array(line[line.index(after: $0)...]) } ?? []
-        if value.first == UInt8(ascii: " ") { value.removeFirst() }
-        if hasData { data.append(UInt8(ascii: "\n")) }
-        data.append(contentsOf: value)
-        hasData = true
-        return nil
     }
 }

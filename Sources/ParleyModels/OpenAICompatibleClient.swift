@@ -111,14 +111,18 @@ public final class OpenAICompatibleClient: ChatModel {
                 do {
                     let response = try await send(request, stream: true)
                     var assembler = StreamAssembler()
-                    var lines = ServerSentEventLines()
+                    var events = ServerSentEventParser(maxEventBytes: Self.maxResponseBytes)
                     var received = 0
-                    for try await chunk in response.body {
+                    var done = false  // after `[DONE]` the rest of the body is read (the connection stays reusable), not parsed
+                    for try await chunk in response.body where !done {
                         received += chunk.readableBytes
                         guard received <= Self.maxResponseBytes else { throw ModelError.malformed("answer too large") }
-                        for data in lines.feed(chunk) {
-                            if data == "[DONE]" { break }
-                            if let text = try assembler.apply(Data(data.utf8)) { continuation.yield(.text(text)) }
+                        for data in try events.feed(chunk.readableBytesView) {
+                            if data.elementsEqual("[DONE]".utf8) {
+                                done = true
+                                break
+                            }
+                            if let text = try assembler.apply(data) { continuation.yield(.text(text)) }
                         }
                     }
                     continuation.yield(.completed(try assembler.response()))
@@ -204,6 +208,7 @@ public final class OpenAICompatibleClient: ChatModel {
             default: return .unreachable("\(error)")
             }
         case is NIOTooManyBytesError: return .malformed("answer too large")
+        case let error as ServerSentEventParser.EventTooLarge: return .malformed("\(error)")
         default: return .unreachable("\(error)")
         }
     }
@@ -212,35 +217,6 @@ public final class OpenAICompatibleClient: ChatModel {
 extension Duration {
     var nanoseconds: Int64 {
         components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
-    }
-}
-
-/// Splits a Server-Sent Events byte stream into the `data` of each event. Works on bytes, so a
-/// character split across two network reads stays whole.
-struct ServerSentEventLines {
-    private var pending: [UInt8] = []
-    private var data: [String] = []
-
-    mutating func feed(_ buffer: ByteBuffer) -> [String] {
-        pending.append(contentsOf: buffer.readableBytesView)
-        var events: [String] = []
-        var start = 0
-        while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
-            var end = newline
-            if end > start, pending[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-            let line = String(decoding: pending[start..<end], as: UTF8.self)
-            start = newline + 1
-            if line.isEmpty {
-                // A blank line ends an event.
-                if !data.isEmpty { events.append(data.joined(separator: "\n")) }
-                data.removeAll()
-            } else if line.hasPrefix("data:") {
-                data.append(String(line.dropFirst(5).drop { $0 == " " }))
-            }
-            // Comments (`:`), `event:`, `id:` and `retry:` carry nothing we use.
-        }
-        pending.removeFirst(start)
-        return events
     }
 }
 
