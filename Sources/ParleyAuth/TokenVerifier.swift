@@ -53,7 +53,7 @@ public struct TrustedIssuer: Sendable {
 /// `aud`, `exp`, `nbf` and `iat` claims with a small clock leeway.
 public final class JWKSTokenVerifier: TokenVerifier {
     /// Longer tokens are refused before any parsing.
-    public static let maxTokenLength = 16 * 1024
+    public static let maxTokenLength = UnverifiedJWT.maxLength
     public static let leeway: TimeInterval = 60
     /// Asymmetric algorithms only: `none` and HMAC (which a public key could forge) never verify.
     public static let supportedAlgorithms: Set<String> = ["RS256", "ES256", "EdDSA"]
@@ -93,25 +93,16 @@ public final class JWKSTokenVerifier: TokenVerifier {
 
     /// Every check, from the token's text: its principal, its key id and when it expires.
     private func verifyAnew(_ token: String, now: Date) async throws -> (Principal, String, Date) {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[2].isEmpty else { throw AuthError("not a signed JWT") }
-        guard let headerData = Base64URL.decode(parts[0]),
-            let header = try? JSONDecoder().decode([String: JSONValue].self, from: headerData),
-            let payloadData = Base64URL.decode(parts[1]),
-            let unverified = try? JSONDecoder().decode([String: JSONValue].self, from: payloadData)
-        else { throw AuthError("malformed token") }
-
-        guard let algorithm = header["alg"]?.stringValue, Self.supportedAlgorithms.contains(algorithm) else {
+        let unverified = try UnverifiedJWT(token)
+        guard let algorithm = unverified.algorithm, Self.supportedAlgorithms.contains(algorithm) else {
             throw AuthError("algorithm not allowed")
         }
-        guard let issuerName = unverified["iss"]?.stringValue, let issuer = issuers[issuerName] else {
+        guard let issuerName = unverified.issuer, let issuer = issuers[issuerName] else {
             throw AuthError("untrusted issuer")
         }
         let policy = issuer.policy
         guard policy.algorithms.contains(algorithm) else { throw AuthError("algorithm not allowed for this issuer") }
-        guard let kid = header["kid"]?.stringValue, !kid.isEmpty, kid.utf8.count <= 256 else {
-            throw AuthError("missing key id")
-        }
+        guard let kid = unverified.keyID else { throw AuthError("missing key id") }
         guard let keys = await issuer.keys.keys(for: kid), let keyAlgorithm = keys.algorithms[kid] else {
             throw AuthError("unknown key id")
         }

@@ -1,5 +1,3 @@
-import NIOCore
-
 /// One reply value of the Redis serialization protocol (RESP2: Parley never sends `HELLO 3`).
 /// Both kinds of null (`$-1`, `*-1`) decode as `.null`.
 public enum RESPValue: Sendable, Hashable {
@@ -10,7 +8,7 @@ public enum RESPValue: Sendable, Hashable {
     /// `:42`
     case integer(Int64)
     /// `$5\r\nhello`: binary-safe bytes.
-    case bulkString(ByteBuffer)
+    case bulkString([UInt8])
     /// `*2 …`
     case array([RESPValue])
     /// `$-1`, `*-1`
@@ -38,7 +36,7 @@ extension RESPValue {
     public var string: String? {
         switch self {
         case .simpleString(let text): text
-        case .bulkString(let bytes): String(buffer: bytes)
+        case .bulkString(let bytes): String(decoding: bytes, as: UTF8.self)
         default: nil
         }
     }

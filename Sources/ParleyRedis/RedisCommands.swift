@@ -67,7 +67,7 @@ extension RedisClient {
         guard reply.string == "PONG" else { throw unexpected("PING", reply) }
     }
 
-    public func get(_ key: String) async throws -> ByteBuffer? {
+    public func get(_ key: String) async throws -> [UInt8]? {
         switch try await send(RESPCommand("GET", .string(key))) {
         case .null: return nil
         case .bulkString(let bytes): return bytes

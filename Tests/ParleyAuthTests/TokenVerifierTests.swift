@@ -163,3 +163,27 @@ struct VerifiedTokenCacheTests {
         }
     }
 }
+
+@Suite("Token segments")
+struct UnverifiedJWTTests {
+    @Test func base64URLHasOneSpellingPerValue() {
+        #expect(Base64URL.decode("QQ") == Data("A".utf8))
+        #expect(Base64URL.decode("-_8") == Data([0xFB, 0xFF]))
+        for refused in ["QR", "QQ==", "Q", "+/8", "QQ\n", "Q Q", "QQ=", "é"] {
+            #expect(Base64URL.decode(refused) == nil, "\(refused)")
+        }
+    }
+
+    @Test func readsTheHeaderAndClaimsBeforeAnyKey() throws {
+        let header = Base64URL.encode(Data(#"{"alg":"EdDSA","kid":"k1"}"#.utf8))
+        let claims = Base64URL.encode(Data(#"{"iss":"https://idp.example","sub":"alice"}"#.utf8))
+        let jwt = try UnverifiedJWT("\(header).\(claims).c2ln")
+        #expect(jwt.algorithm == "EdDSA" && jwt.keyID == "k1" && jwt.issuer == "https://idp.example")
+
+        let longKid = Base64URL.encode(Data(#"{"alg":"EdDSA","kid":"\#(String(repeating: "k", count: 257))"}"#.utf8))
+        #expect(try UnverifiedJWT("\(longKid).\(claims).c2ln").keyID == nil)
+        for malformed in ["\(header).\(claims).", "\(header)=.\(claims).c2ln", "\(header).W10.c2ln", "\(header).\(claims)", "a.b.c.d"] {
+            #expect(throws: AuthError.self, "\(malformed)") { try UnverifiedJWT(malformed) }
+        }
+    }
+}

@@ -52,7 +52,7 @@ struct RedisClientTests {
         let key = TestRedis.key("db")
         try await zero.set(key, to: "in zero")
         #expect(try await one.get(key) == nil)
-        #expect(try await zero.get(key).map { String(buffer: $0) } == "in zero")
+        #expect(try await zero.get(key).map { String(decoding: $0, as: UTF8.self) } == "in zero")
         await zero.shutdown()
         await one.shutdown()
     }
