@@ -165,10 +165,13 @@ public func buildApplication(services: ParleyServices, logger: Logger, surface: 
 }
 
 /// What the HTTP layer refuses before any route runs: a connection that sends nothing (or only part
-/// of a request) for `http.idleTimeoutSeconds` is closed (slow clients cannot hold connections
-/// open), and request headers over 32 KiB, or over 100 fields, get 400 (tokens are at most 16 KiB).
+/// of a request) for `http.idleTimeoutSeconds` is closed, and so is one whose request has not fully
+/// arrived `http.requestReadTimeoutSeconds` after its first byte (slow clients cannot hold
+/// connections open, however they pace their bytes); request headers over 32 KiB, or over 100
+/// fields, get 400 (tokens are at most 16 KiB).
 func httpLimits(_ configuration: ParleyConfiguration) -> HTTP1Channel.Configuration {
     HTTP1Channel.Configuration(
+        additionalChannelHandlers: [RequestReadDeadline(timeout: .seconds(Int64(configuration.requestReadTimeoutSeconds)))],
         idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)),
         httpDecoderConfiguration: .init(
             maxHeaderFieldSize: ParleyConfiguration.maxHeaderBytes, maxHeaderListSize: ParleyConfiguration.maxHeaderBytes,

@@ -57,6 +57,9 @@ public struct ParleyConfiguration: Sendable {
     /// between requests, before it is closed. Above a load balancer's own keep-alive timeout
     /// (nginx: 60 s), so that it is the balancer that closes idle connections.
     public var idleTimeoutSeconds = 75
+    /// Seconds from a request's first byte until all of it (head and body) has arrived, however
+    /// its bytes are paced; then the connection is closed. Answering time is not counted.
+    public var requestReadTimeoutSeconds = 30
     /// Request headers, all together, at most (a bearer token is at most 16 KiB).
     public static let maxHeaderBytes = 32 * 1024
     /// How long a process keeps serving after SIGTERM while readiness says 503 (`nil`: 0 on
@@ -152,6 +155,10 @@ public struct ParleyConfiguration: Sendable {
         migration = policy
         idleTimeoutSeconds = reader.int(forKey: "http.idleTimeoutSeconds", default: defaults.idleTimeoutSeconds)
         guard (1...3600).contains(idleTimeoutSeconds) else { throw ConfigurationError(key: "http.idleTimeoutSeconds", reason: "must be 1–3600") }
+        requestReadTimeoutSeconds = reader.int(forKey: "http.requestReadTimeoutSeconds", default: defaults.requestReadTimeoutSeconds)
+        guard (1...3600).contains(requestReadTimeoutSeconds) else {
+            throw ConfigurationError(key: "http.requestReadTimeoutSeconds", reason: "must be 1–3600")
+        }
         drainSeconds = reader.int(forKey: "http.drainSeconds")
         if let drainSeconds, !(0...300).contains(drainSeconds) {
             throw ConfigurationError(key: "http.drainSeconds", reason: "must be 0–300")

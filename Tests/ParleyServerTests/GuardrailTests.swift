@@ -4,6 +4,7 @@ import HTTPTypes
 import HummingbirdTesting
 import Logging
 import ParleyCore
+import ParleyModels
 import ParleyRedis
 import ParleyServer
 import ParleyStore
@@ -425,7 +426,8 @@ struct AuditAndAdminTests {
 }
 
 /// Slow clients: a connection that stops sending halfway through its request is closed after
-/// `http.idleTimeoutSeconds`, so that trickling clients cannot hold connections open.
+/// `http.idleTimeoutSeconds`, and one that keeps sending a byte now and then after
+/// `http.requestReadTimeoutSeconds`, so that trickling clients cannot hold connections open.
 @Suite struct SlowClientTests {
     @Test func aClientThatStopsSendingMidRequestIsDisconnected() async throws {
         var parley = TestParley()
@@ -435,14 +437,59 @@ struct AuditAndAdminTests {
             let started = ContinuousClock.now
             // Half a request (the headers never end), then silence: the server hangs up.
             let slow = try RawConnection(port: port)
-            slow.send("GET /api/v1/healthz HTTP/1.1\r\nHost: parley\r\n")
-            #expect(slow.awaitClose(within: 10), "the connection stayed open")
+            await slow.send("GET /api/v1/healthz HTTP/1.1\r\nHost: parley\r\n")
+            #expect(await slow.awaitClose(within: 10), "the connection stayed open")
             let waited = ContinuousClock.now - started
             #expect(waited >= .milliseconds(900) && waited < .seconds(5), "closed after \(waited)")
             // A complete request on a fresh connection is served as usual.
             let fresh = try RawConnection(port: port)
-            fresh.send("GET /api/v1/healthz HTTP/1.1\r\nHost: parley\r\n\r\n")
-            #expect(fresh.read(until: "\r\n\r\n", within: 5).hasPrefix("HTTP/1.1 200"))
+            await fresh.send("GET /api/v1/healthz HTTP/1.1\r\nHost: parley\r\n\r\n")
+            #expect(await fresh.read(until: "\r\n\r\n", within: 5).hasPrefix("HTTP/1.1 200"))
         }
+    }
+
+    @Test func aClientThatTricklesARequestIsDisconnectedButASlowAnswerIsNot() async throws {
+        // The model hangs until the provider's 2 s timeout; the basic agent then answers.
+        let server = try await TestModelServer.start()
+        server.script([], always: .hang)
+        var provider = ProviderConfiguration(name: "local", kind: .llamacpp, baseURL: server.baseURL, model: "model-one")
+        provider.timeout = .seconds(2)
+        var parley = TestParley()
+        parley.configuration.providers = [provider]
+        parley.configuration.modelRoute = ["local"]
+        parley.configuration.idleTimeoutSeconds = 5
+        parley.configuration.requestReadTimeoutSeconds = 1
+        let alice = try await parley.token("alice")
+        try await parley.run { client in
+            let port = try #require(client.port)
+            // A byte every 200 ms never trips the 5 s idle timeout; the 1 s request deadline ends it.
+            let trickle = try RawConnection(port: port)
+            let request = Array("POST /api/v1/tasks HTTP/1.1\r\nHost: parley\r\nAuthorization: Bearer \(alice)\r\n")
+            let started = ContinuousClock.now
+            var sent = 0
+            while sent < request.count, ContinuousClock.now - started < .seconds(4), await trickle.send(String(request[sent])) {
+                sent += 1
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(await trickle.awaitClose(within: 2), "a trickled request held its connection for \(ContinuousClock.now - started)")
+            let waited = ContinuousClock.now - started
+            #expect(waited >= .milliseconds(900) && waited < .seconds(4), "closed after \(waited)")
+            #expect(try await client.send(.get, "/api/v1/tasks", token: alice).json["tasks"] == [], "the trickled request did nothing")
+
+            // A request that arrives at once but takes 2 s to answer is answered, on the same
+            // connection as the next one (the clock starts again with each request's first byte).
+            let patient = try RawConnection(port: port)
+            let body = chatBody("hello")
+            let chat = "POST /api/v1/chat HTTP/1.1\r\nHost: parley\r\nAuthorization: Bearer \(alice)\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            let answeredAt = ContinuousClock.now
+            await patient.send(chat)
+            let answer = await patient.read(until: "fallback_used", within: 10)
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(300))")
+            #expect(ContinuousClock.now - answeredAt >= .milliseconds(1500), "the model did not make the answer slow")
+            await patient.send(chat)
+            #expect(await patient.read(until: "fallback_used", within: 10).contains("HTTP/1.1 200 OK"))
+        }
+        await server.stop()
     }
 }
