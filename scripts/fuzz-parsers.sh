@@ -29,10 +29,10 @@ declare -A sources=(
 )
 # Executions per target in replay mode: about a minute each on this machine (2 cores).
 declare -A runs=(
-  [PIIScanner]=300000
+  [PIIScanner]=250000
   [CommandParser]=80000
-  [ServerSentEvents]=400000
-  [JWTSegments]=300000
+  [ServerSentEvents]=150000
+  [JWTSegments]=160000
   [RESPParser]=600000
 )
 targets=("$@")
