@@ -22,7 +22,7 @@ cache="${PARLEY_CACHE:-$HOME/.cache/parley}/fuzz"
 # What each harness is built with: dependency-free sources only (no package is built with sanitizers).
 declare -A sources=(
   [PIIScanner]="Sources/ParleyPrivacy"
-  [CommandParser]="Sources/ParleyAgent/CommandParser.swift"
+  [CommandParser]="Sources/ParleyAgent/CommandParser.swift Sources/ParleyAgent/CompoundCommands.swift Sources/ParleyAgent/ItemLists.swift"
   [ServerSentEvents]="Sources/ParleyCore/ServerSentEvents.swift"
   [JWTSegments]="Sources/ParleyAuth/Base64URL.swift Sources/ParleyAuth/UnverifiedJWT.swift Sources/ParleyAuth/AuthError.swift Sources/ParleyCore/JSONValue.swift"
   [RESPParser]="Sources/ParleyRedis/RESPParser.swift Sources/ParleyRedis/RESPValue.swift"
@@ -30,7 +30,7 @@ declare -A sources=(
 # Executions per target in replay mode: about a minute each on this machine (2 cores).
 declare -A runs=(
   [PIIScanner]=250000
-  [CommandParser]=80000
+  [CommandParser]=50000
   [ServerSentEvents]=150000
   [JWTSegments]=160000
   [RESPParser]=600000
@@ -64,7 +64,7 @@ for target in "${targets[@]}"; do
   start=$SECONDS
   if ! (cd "$root/Fuzz/$target" && ASAN_OPTIONS=detect_leaks=0 SWIFT_BACKTRACE=enable=no "$binary" "${limit[@]}" \
         -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$root/Fuzz/$target/" "$work" >"$log" 2>&1); then
-    grep -E "Fatal error|ERROR: (AddressSanitizer|libFuzzer)|^ *#[0-9]+ .* in |SUMMARY|Test unit written" "$log" | head -n 40 >&2
+    grep -E "oracle failed|Fatal error|ERROR: (AddressSanitizer|libFuzzer)|^ *#[0-9]+ .* in |SUMMARY|Test unit written" "$log" | head -n 40 >&2
     for input in "$root/Fuzz/$target/"crash-* "$root/Fuzz/$target/"timeout-* "$root/Fuzz/$target/"oom-*; do
       [ -e "$input" ] && echo "fuzz-parsers: $target input $(basename "$input") (base64): $(base64 -w0 "$input")" >&2
     done

@@ -17,7 +17,7 @@ import Foundation
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ count: Int) -> Int32 {
     guard count > 0 else { return 0 }
     let rest = Data(UnsafeBufferPointer(start: data + 1, count: count - 1))
-    precondition(Base64URL.decode(Base64URL.encode(rest)) == rest, "base64url does not round-trip")
+    check(Base64URL.decode(Base64URL.encode(rest)) == rest, "base64url does not round-trip")
 
     let token: String
     if data[0] & 1 == 0 {
@@ -27,24 +27,35 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ count: Int) -> Int32 {
     }
     for segment in token.split(separator: ".", omittingEmptySubsequences: false) {
         if let bytes = Base64URL.decode(segment) {
-            precondition(Base64URL.encode(bytes) == segment, "\(segment) decodes but is not the spelling of its bytes")
+            check(Base64URL.encode(bytes) == segment, "\(segment) decodes but is not the spelling of its bytes")
         }
     }
     guard let jwt = try? UnverifiedJWT(token) else { return 0 }
     if let kid = jwt.keyID {
-        precondition(!kid.isEmpty && kid.utf8.count <= UnverifiedJWT.maxKeyIDLength, "an unbounded kid")
+        check(!kid.isEmpty && kid.utf8.count <= UnverifiedJWT.maxKeyIDLength, "an unbounded kid")
     }
     let encoder = JSONEncoder()
     encoder.outputFormatting = .sortedKeys
     guard let header = try? encoder.encode(jwt.header) else {
-        preconditionFailure("a decoded header does not encode")
+        fail("a decoded header does not encode")
     }
     let parts = token.split(separator: ".", omittingEmptySubsequences: false)
     let rebuilt = Base64URL.encode(header) + "." + parts[1] + "." + parts[2]
     if rebuilt.utf8.count <= UnverifiedJWT.maxLength {
-        guard let again = try? UnverifiedJWT(rebuilt) else { preconditionFailure("a re-encoded header does not decode") }
-        precondition(again.header == jwt.header, "the header changes when written back")
-        precondition(again.claims == jwt.claims, "the claims change with the header")
+        guard let again = try? UnverifiedJWT(rebuilt) else { fail("a re-encoded header does not decode") }
+        check(again.header == jwt.header, "the header changes when written back")
+        check(again.claims == jwt.claims, "the claims change with the header")
     }
     return 0
+}
+
+/// A failed oracle: its message on stderr (optimized builds drop `precondition`'s), then a trap
+/// that libFuzzer reports and keeps the input of.
+func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fail(message()) }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("oracle failed: \(message)\n".utf8))
+    fatalError()
 }

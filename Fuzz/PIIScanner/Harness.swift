@@ -9,18 +9,20 @@
 //   or, where two spellings of one value share a placeholder, text that pseudonymizes the same;
 // - detection is deterministic (the detection cache returns what a fresh scan finds).
 
+import Foundation
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Int32 {
     let text = String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
     let matches = PIIDetector.detect(in: text)
     var previousEnd = text.startIndex
     for match in matches {
-        precondition(match.range.lowerBound >= previousEnd, "matches overlap or are out of order")
-        precondition(match.range.upperBound <= text.endIndex, "a match ends past the text")
-        precondition(String(text.unicodeScalars[match.range]) == match.value, "a match's value is not its text")
+        check(match.range.lowerBound >= previousEnd, "matches overlap or are out of order")
+        check(match.range.upperBound <= text.endIndex, "a match ends past the text")
+        check(String(text.unicodeScalars[match.range]) == match.value, "a match's value is not its text")
         previousEnd = match.range.upperBound
     }
-    precondition(PIIDetector.detect(in: text) == matches, "detection is not deterministic")
+    check(PIIDetector.detect(in: text) == matches, "detection is not deterministic")
 
     let stems = ["EMAIL", "PHONE", "CARD", "IBAN", "IP_", "PERSON"]
     let upper = text.uppercased()
@@ -29,12 +31,23 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Int32 {
     let hidden = map.pseudonymize(text)
     let restored = map.restore(hidden)
     if Set(matches.map(\.value)).count == map.placeholders.count {
-        precondition(restored == text, "restore(pseudonymize(text)) != text")
+        check(restored == text, "restore(pseudonymize(text)) != text")
     } else {
         // Two spellings of one value ("123 456 78", "123 45678") share a placeholder and come back
         // as the first: the text may change, but pseudonymizing it again gives the same text.
         var again = map
-        precondition(again.pseudonymize(restored) == hidden, "pseudonymize(restore(hidden)) != hidden")
+        check(again.pseudonymize(restored) == hidden, "pseudonymize(restore(hidden)) != hidden")
     }
     return 0
+}
+
+/// A failed oracle: its message on stderr (optimized builds drop `precondition`'s), then a trap
+/// that libFuzzer reports and keeps the input of.
+func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fail(message()) }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("oracle failed: \(message)\n".utf8))
+    fatalError()
 }

@@ -9,6 +9,8 @@
 //   exactly those bytes; the reported length is within the input;
 // - parsing is deterministic, and small limits refuse what large ones accept, never the reverse.
 
+import Foundation
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ count: Int) -> Int32 {
     let bytes = UnsafeRawBufferPointer(start: data, count: count)
@@ -21,23 +23,23 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ count: Int) -> Int32 {
     let strict = RESPParser(limits: small)
 
     let parsed = outcome(parser, bytes)
-    precondition(outcome(parser, bytes) == parsed, "parsing is not deterministic")
+    check(outcome(parser, bytes) == parsed, "parsing is not deterministic")
     if case .value = outcome(strict, bytes) {
-        precondition(outcome(strict, bytes) == parsed, "small limits accept what large ones do not")
+        check(outcome(strict, bytes) == parsed, "small limits accept what large ones do not")
     }
     guard case .value(let value, let length) = parsed else { return 0 }
-    precondition(length > 0 && length <= count, "length \(length) outside the input of \(count) bytes")
+    check(length > 0 && length <= count, "length \(length) outside the input of \(count) bytes")
 
     let step = max(1, length / 64)
     for cut in stride(from: 0, to: length, by: step) {
         let prefix = UnsafeRawBufferPointer(rebasing: bytes[0..<cut])
-        precondition(outcome(parser, prefix) == .incomplete, "a cut at \(cut) of \(length) is not just incomplete")
+        check(outcome(parser, prefix) == .incomplete, "a cut at \(cut) of \(length) is not just incomplete")
     }
 
     var canonical: [UInt8] = []
     write(value, to: &canonical)
     canonical.withUnsafeBytes { written in
-        precondition(outcome(parser, written) == .value(value, written.count), "the canonical form parses differently")
+        check(outcome(parser, written) == .value(value, written.count), "the canonical form parses differently")
     }
     return 0
 }
@@ -76,4 +78,15 @@ func write(_ value: RESPValue, to out: inout [UInt8]) {
         line("*", String(values.count))
         for element in values { write(element, to: &out) }
     }
+}
+
+/// A failed oracle: its message on stderr (optimized builds drop `precondition`'s), then a trap
+/// that libFuzzer reports and keeps the input of.
+func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fail(message()) }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("oracle failed: \(message)\n".utf8))
+    fatalError()
 }

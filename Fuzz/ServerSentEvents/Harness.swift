@@ -30,12 +30,12 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ count: Int) -> Int32 {
         step = step * 5 % 13 + 1
     }
     let split = read(stream, limit: limit, pieces: pieces)
-    precondition(whole == oneByOne, "events depend on how the bytes arrive (one by one)")
-    precondition(whole == split, "events depend on how the bytes arrive (pieces)")
+    check(whole == oneByOne, "events depend on how the bytes arrive (one by one)")
+    check(whole == split, "events depend on how the bytes arrive (pieces)")
     if case .events(let events) = whole {
         for event in events {
-            precondition(!event.contains(13), "an event holds a CR")
-            precondition(event.count <= limit, "an event of \(event.count) bytes passed a limit of \(limit)")
+            check(!event.contains(13), "an event holds a CR")
+            check(event.count <= limit, "an event of \(event.count) bytes passed a limit of \(limit)")
         }
     }
     return 0
@@ -52,11 +52,22 @@ func read(_ stream: [UInt8], limit: Int, pieces: [ArraySlice<UInt8>]) -> Reading
     do {
         for piece in pieces {
             events += try parser.feed(piece)
-            precondition(parser.bufferedBytes <= limit, "holds \(parser.bufferedBytes) bytes over a limit of \(limit)")
+            check(parser.bufferedBytes <= limit, "holds \(parser.bufferedBytes) bytes over a limit of \(limit)")
         }
     } catch {
         return .tooLarge
     }
     events += parser.finish()
     return .events(events)
+}
+
+/// A failed oracle: its message on stderr (optimized builds drop `precondition`'s), then a trap
+/// that libFuzzer reports and keeps the input of.
+func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fail(message()) }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("oracle failed: \(message)\n".utf8))
+    fatalError()
 }
