@@ -2,7 +2,8 @@
 """Runs natural-language task cases against a running Parley, as ../shared/nl/README.md describes.
 
 Every case gets a fresh user with the same five seeded tasks (ids 1-5, task 4 completed), sends its
-message once in a new conversation, reads the tasks back and checks `expect`. Prints one line per
+message once in a new conversation (then each message of `then`, if any, in the same
+conversation), reads the tasks back and checks `expect`. Prints one line per
 failure and, last, `N passed, M failed`. Exits non-zero if any case failed.
 
 Tokens come from `parley token` (the development issuer), so run it against a Parley that has dev
@@ -139,6 +140,11 @@ def main():
         client = Client(args.url, token_for(args.parley, args.data_dir, user, args.tenant), args.tenant)
         before = seed(client)
         code, reply = client.call("POST", "/api/v1/chat", {"message": case["message"]})
+        # Follow-up turns of the same conversation ("yes" to a question); expect holds after the last.
+        for follow_up in case.get("then", []):
+            if code != 200:
+                break
+            code, reply = client.call("POST", "/api/v1/chat", {"message": follow_up, "conversation_id": reply["conversation_id"]})
         if code != 200:
             problems = [f"chat answered {code}: {reply}"]
         else:

@@ -72,6 +72,8 @@ echo "e2e: natural-language evaluation of $cases"
 python3 "$root/eval/nl_eval.py" --url "$url" --cases "$cases" --parley "$binary" --data-dir "$work/data"
 echo "e2e: our own wider set of phrasings (eval/paraphrases.jsonl)"
 python3 "$root/eval/nl_eval.py" --url "$url" --cases "$root/eval/paraphrases.jsonl" --parley "$binary" --data-dir "$work/data"
+echo "e2e: several tasks, bulk changes, combined requests and edits (eval/compound.jsonl)"
+python3 "$root/eval/nl_eval.py" --url "$url" --cases "$root/eval/compound.jsonl" --parley "$binary" --data-dir "$work/data"
 
 # The MCP service as its own process (`parley mcp`, stateful sessions) on the same data, driven by
 # the official Python MCP client; effects are checked through the REST API of `parley serve`.

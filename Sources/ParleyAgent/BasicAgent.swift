@@ -13,10 +13,16 @@ public struct BasicAgent: ChatAgent {
         to message: String, history: [Message], tools: any ToolExecutor, events: AgentEventSink? = nil
     ) async throws -> AgentReply {
         var turn = Turn(tools: tools, history: history)
-        let text = await turn.run(CommandParser.parse(message))
+        let text = await turn.run(CommandParser.commands(message))
         // Its answer exists all at once: one piece.
         await events?(.text(text))
         return AgentReply(text: text, toolCalls: turn.calls, model: Self.modelName)
+    }
+
+    /// Whether the conversation's last answer asked a question this agent takes the answer to
+    /// ("Reply yes to go ahead"), so that a bare "yes" or "no" is for it.
+    public static func isAwaitingAnswer(_ history: [Message]) -> Bool {
+        Turn.pendingDeletion(in: history) != nil
     }
 
     static let helpText = """
@@ -26,6 +32,8 @@ public struct BasicAgent: ChatAgent {
         - complete a task: "mark task 3 as done", "I finished buying groceries"
         - update a task: "rename task 2 to Call mom tonight", "change the description of task 2 to ask about the holidays"
         - delete a task: "delete task 2", "remove the meeting task"
+        Several at once work too: "add milk, eggs and bread", "delete tasks 1 through 3", \
+        "mark all my tasks as done", "add a task to call the bank and mark task 2 as done".
         """
 }
 
@@ -45,38 +53,193 @@ private struct Turn {
     mutating func call(_ name: String, _ arguments: JSONValue) async -> JSONValue {
         let record = await tools.call(name, arguments: arguments)
         calls.append(record)
+        if name != TaskTools.listTasks.name { knownTasks = nil }  // the list has changed
         return record.result
     }
 
-    mutating func run(_ command: Command) async -> String {
+    /// Resolves every task the commands name before anything is written, so a request that is
+    /// partly unclear or names a missing task changes nothing and asks instead; then runs them.
+    mutating func run(_ commands: [Command]) async -> String {
+        switch await plan(commands) {
+        case .steps(let steps):
+            var lines: [String] = []
+            for step in steps { lines.append(await execute(step)) }
+            return lines.joined(separator: "\n")
+        case .ask(let question):
+            return question
+        }
+    }
+
+    static let notUnderstood = """
+        I'm not sure what you'd like me to do. I can add, list, complete, update and delete tasks: \
+        try "add a task to buy milk" or "what's on my list?".
+        """
+
+    /// One thing to do, with its tasks resolved to numbers.
+    enum Step {
+        case add([TaskDraft])
+        case list(ListFilter)
+        case show(Int)
+        case complete([Int])
+        case reopen([Int])
+        case delete([Int])
+        /// Deleting several tasks picked by status waits for a yes.
+        case confirmDelete([TaskSummary])
+        case update(Int, title: String?, description: String?)
+        case edit(Int, replacing: String, with: String)
+        case say(String)
+
+        /// The tasks this step changes.
+        var changedIDs: [Int] {
+            switch self {
+            case .complete(let ids), .reopen(let ids), .delete(let ids): ids
+            case .update(let id, _, _), .edit(let id, _, _): [id]
+            default: []
+            }
+        }
+    }
+
+    enum Plan {
+        case steps([Step])
+        /// Nothing is done; the user is asked (or told why not).
+        case ask(String)
+    }
+
+    mutating func plan(_ commands: [Command]) async -> Plan {
+        var steps: [Step] = []
+        for command in commands {
+            switch await plan(command) {
+            case .steps(let more): steps += more
+            case .ask(let question): return .ask(question)
+            }
+        }
+        // One task by number is left to the tool (it answers "not found" and changes nothing);
+        // with several, each must exist before the first is changed.
+        let named = steps.flatMap(\.changedIDs)
+        if named.count > 1 {
+            guard let tasks = await loadTasks() else { return .ask("I couldn't read your tasks right now.") }
+            let existing = Set(tasks.map(\.id))
+            let missing = named.filter { !existing.contains($0) }
+            if !missing.isEmpty {
+                let which = missing.map { "task \($0)" }.joined(separator: " or ")
+                return .ask("I couldn't find \(which), so I haven't changed anything.")
+            }
+        }
+        return .steps(steps)
+    }
+
+    mutating func plan(_ command: Command) async -> Plan {
         switch command {
+        case .add(let drafts): return .steps([.add(drafts)])
+        case .list(let filter): return .steps([.list(filter)])
+        case .show(let reference):
+            return await resolved(reference, preferPending: false) { ids in ids.map { Step.show($0) } }
+        case .complete(let reference):
+            if case .scope(let filter) = reference { return await completeAll(filter) }
+            return await resolved(reference, preferPending: true) { [.complete($0)] }
+        case .reopen(let reference):
+            return await resolved(reference, preferPending: false) { [.reopen($0)] }
+        case .delete(let reference):
+            if case .scope(let filter) = reference { return await deleteAll(filter) }
+            return await resolved(reference, preferPending: false) { [.delete($0)] }
+        case .update(let reference, let title, let description):
+            return await resolvedOne(reference) { .update($0, title: title, description: description) }
+        case .edit(let reference, let old, let new):
+            return await resolvedOne(reference) { .edit($0, replacing: old, with: new) }
+        case .confirm: return confirmPending()
+        case .decline:
+            if pendingDeletion() != nil { return .steps([.say("OK, I won't delete them. Your tasks are unchanged.")]) }
+            return .steps([.say("OK.")])
+        case .greeting(let alsoHelp):
+            return .steps([.say(alsoHelp ? "Hello! " + BasicAgent.helpText : "Hello! How can I help with your tasks today?")])
+        case .help: return .steps([.say(BasicAgent.helpText)])
+        case .thanks: return .steps([.say("You're welcome! Anything else on your to-do list?")])
+        case .unknown: return .ask(Self.notUnderstood)
+        }
+    }
+
+    mutating func resolved(_ reference: TaskReference, preferPending: Bool, _ steps: ([Int]) -> [Step]) async -> Plan {
+        switch await resolve(reference, preferPending: preferPending) {
+        case .ids(let ids): return .steps(steps(ids))
+        case .failed(let answer): return .ask(answer)
+        }
+    }
+
+    mutating func resolvedOne(_ reference: TaskReference, _ step: (Int) -> Step) async -> Plan {
+        switch await resolve(reference, preferPending: false) {
+        case .ids(let ids) where ids.count == 1: return .steps([step(ids[0])])
+        case .ids(let ids): return .ask("Which task do you mean: \(ids.map { "task \($0)" }.joined(separator: " or "))?")
+        case .failed(let answer): return .ask(answer)
+        }
+    }
+
+    /// "mark all my tasks as done": every pending task of the scope (completing can be undone by reopening).
+    mutating func completeAll(_ filter: ListFilter) async -> Plan {
+        guard let tasks = await loadTasks() else { return .ask("I couldn't read your tasks right now.") }
+        let open = tasks.filter { !$0.isCompleted }
+        if filter == .completed { return .steps([.say("Those tasks are already completed.")]) }
+        if open.isEmpty { return .steps([.say(tasks.isEmpty ? "You don't have any tasks yet." : "Every task is already completed.")]) }
+        return .steps([.complete(open.map(\.id))])
+    }
+
+    /// "remove all completed tasks": one task goes at once; several wait for a yes.
+    mutating func deleteAll(_ filter: ListFilter) async -> Plan {
+        guard let tasks = await loadTasks() else { return .ask("I couldn't read your tasks right now.") }
+        let chosen = tasks.filter { filter == .all || $0.isCompleted == (filter == .completed) }
+        switch chosen.count {
+        case 0:
+            let what = filter == .completed ? "completed tasks" : filter == .pending ? "pending tasks" : "tasks"
+            return .steps([.say("You don't have any \(what), so nothing was deleted.")])
+        case 1: return .steps([.delete([chosen[0].id])])
+        default: return .steps([.confirmDelete(chosen)])
+        }
+    }
+
+    /// "yes" after "That deletes 4 tasks: … Reply yes to go ahead": exactly the tasks that message
+    /// listed (those still there), never a fresh reading of the scope.
+    func confirmPending() -> Plan {
+        guard let ids = pendingDeletion() else { return .steps([.say("OK. What would you like to do with your tasks?")]) }
+        return .steps([.delete(ids)])
+    }
+
+    static let confirmationHeader = "That deletes "
+    static let confirmationFooter = "Reply yes to go ahead, or no to keep them."
+
+    func pendingDeletion() -> [Int]? { Self.pendingDeletion(in: history) }
+
+    /// The tasks the previous assistant message asked to delete, if it asked.
+    static func pendingDeletion(in history: [Message]) -> [Int]? {
+        guard let last = history.last(where: { $0.role == .assistant }), last.content.hasPrefix(Self.confirmationHeader),
+            last.content.hasSuffix(Self.confirmationFooter)
+        else { return nil }
+        let ids = last.content.split(separator: "\n").dropFirst().compactMap { line -> Int? in
+            guard let dot = line.firstIndex(of: ".") else { return nil }
+            return Int(line[..<dot])
+        }
+        return ids.isEmpty ? nil : ids
+    }
+
+    mutating func execute(_ step: Step) async -> String {
+        switch step {
         case .add(let drafts): return await add(drafts)
         case .list(let filter): return await list(filter)
-        case .show(let reference): return await forEach(reference, preferPending: false) { turn, task in
-                await turn.show(task)
-            }
-        case .complete(let reference):
-            return await forEach(reference, preferPending: true) { turn, id in await turn.complete(id) }
-        case .reopen(let reference):
-            return await forEach(reference, preferPending: false) { turn, id in await turn.reopen(id) }
-        case .delete(let reference):
-            return await forEach(reference, preferPending: false) { turn, id in await turn.delete(id) }
-        case .update(let reference, let title, let description):
-            return await forEach(reference, preferPending: false, single: true) { turn, id in
-                await turn.update(id, title: title, description: description)
-            }
-        case .greeting(let alsoHelp):
-            return alsoHelp ? "Hello! " + BasicAgent.helpText : "Hello! How can I help with your tasks today?"
-        case .help:
-            return BasicAgent.helpText
-        case .thanks:
-            return "You're welcome! Anything else on your to-do list?"
-        case .unknown:
-            return """
-                I'm not sure what you'd like me to do. I can add, list, complete, update and delete tasks: \
-                try "add a task to buy milk" or "what's on my list?".
-                """
+        case .show(let id): return await show(id)
+        case .complete(let ids): return await each(ids) { turn, id in await turn.complete(id) }
+        case .reopen(let ids): return await each(ids) { turn, id in await turn.reopen(id) }
+        case .delete(let ids): return await each(ids) { turn, id in await turn.delete(id) }
+        case .confirmDelete(let tasks):
+            return Self.confirmationHeader + "\(tasks.count) tasks:\n" + tasks.map(Self.line).joined(separator: "\n") + "\n"
+                + Self.confirmationFooter
+        case .update(let id, let title, let description): return await update(id, title: title, description: description)
+        case .edit(let id, let old, let new): return await edit(id, replacing: old, with: new)
+        case .say(let text): return text
         }
+    }
+
+    mutating func each(_ ids: [Int], _ body: (inout Turn, Int) async -> String) async -> String {
+        var lines: [String] = []
+        for id in ids { lines.append(await body(&self, id)) }
+        return lines.joined(separator: "\n")
     }
 
     // MARK: Operations
@@ -139,6 +302,25 @@ private struct Turn {
         return "Deleted task \(task.id): \(task.title)."
     }
 
+    /// Replaces the words `old` inside the title (matched case-insensitively, at word boundaries)
+    /// with `new`; a title without them gets `new` as a whole.
+    mutating func edit(_ id: Int, replacing old: String, with new: String) async -> String {
+        guard let task = await loadTasks()?.first(where: { $0.id == id }) else { return "I couldn't find task \(id)." }
+        return await update(id, title: Self.replacing(old, with: new, in: task.title), description: nil)
+    }
+
+    static func replacing(_ old: String, with new: String, in title: String) -> String {
+        // New words that already hold the whole title are the whole new title.
+        if CommandParser.mentions(new, title) { return CommandParser.capitalizeFirst(new) }
+        let pattern = "(?<![\\p{L}\\p{N}])" + NSRegularExpression.escapedPattern(for: old) + "(?![\\p{L}\\p{N}])"
+        guard let regex = try? NSRegularExpression(pattern: pattern, options: [.caseInsensitive]),
+            let match = regex.firstMatch(in: title, range: NSRange(title.startIndex..., in: title)),
+            let range = Range(match.range, in: title)
+        else { return CommandParser.capitalizeFirst(new) }
+        let edited = title.replacingCharacters(in: range, with: new)
+        return range.lowerBound == title.startIndex ? CommandParser.capitalizeFirst(edited) : edited
+    }
+
     mutating func update(_ id: Int, title: String?, description: String?) async -> String {
         var arguments: [String: JSONValue] = ["task_id": JSONValue(id)]
         if let title { arguments["title"] = .string(title) }
@@ -152,22 +334,6 @@ private struct Turn {
     }
 
     // MARK: Resolving references
-
-    /// Resolves the reference to task numbers and runs `body` for each, joining the answers.
-    mutating func forEach(
-        _ reference: TaskReference, preferPending: Bool, single: Bool = false,
-        _ body: (inout Turn, Int) async -> String
-    ) async -> String {
-        switch await resolve(reference, preferPending: preferPending) {
-        case .ids(let ids):
-            if single, ids.count > 1 { return "Which task do you mean: \(ids.map { "task \($0)" }.joined(separator: " or "))?" }
-            var lines: [String] = []
-            for id in ids { lines.append(await body(&self, id)) }
-            return lines.joined(separator: "\n")
-        case .failed(let answer):
-            return answer
-        }
-    }
 
     enum Resolution {
         case ids([Int])
@@ -192,8 +358,16 @@ private struct Turn {
                 return .ids([task.id])
             }
             return await resolve(.previous, preferPending: preferPending)
+        case .scope(let filter):
+            guard let tasks = await loadTasks() else { return .failed("I couldn't read your tasks right now.") }
+            let chosen = tasks.filter { filter == .all || $0.isCompleted == (filter == .completed) }
+            guard !chosen.isEmpty else { return .failed("You don't have any \(filter == .all ? "" : filter.rawValue + " ")tasks.") }
+            return .ids(chosen.map(\.id))
         case .text(let phrase), .reported(let phrase):
             guard let tasks = await loadTasks() else { return .failed("I couldn't read your tasks right now.") }
+            // "the dentist appointment and the team meeting", "called mom and bought the groceries":
+            // several tasks when every part names one of its own.
+            if let ids = Self.eachPartNamesOne(phrase, in: tasks, preferPending: preferPending) { return .ids(ids) }
             switch TaskMatcher.match(phrase, in: tasks, preferPending: preferPending) {
             case .one(let task): return .ids([task.id])
             case .none: return .failed("I couldn't find a task matching \"\(phrase)\".")
@@ -202,6 +376,21 @@ private struct Turn {
                 return .failed("More than one task matches \"\(phrase)\". Which one do you mean?\n\(options)")
             }
         }
+    }
+
+    static func eachPartNamesOne(_ phrase: String, in tasks: [TaskSummary], preferPending: Bool) -> [Int]? {
+        let parts = phrase.replacingOccurrences(of: ", and ", with: ", ").replacingOccurrences(of: " & ", with: ", ")
+            .replacingOccurrences(of: " and ", with: ", ", options: .caseInsensitive).components(separatedBy: ", ")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard parts.count >= 2 else { return nil }
+        var ids: [Int] = []
+        for part in parts {
+            guard case .one(let task) = TaskMatcher.match(part, in: tasks, preferPending: preferPending), !ids.contains(task.id) else {
+                return nil
+            }
+            ids.append(task.id)
+        }
+        return ids
     }
 
     mutating func loadTasks() async -> [TaskSummary]? {

@@ -15,6 +15,8 @@ public enum TaskReference: Sendable, Hashable {
     case contextual(String)
     /// "I paid the electricity bill": a report of something done, matched strictly against titles.
     case reported(String)
+    /// "all completed tasks", "everything on my list": every task with that status.
+    case scope(ListFilter)
 }
 
 public enum ListFilter: String, Sendable, Hashable {
@@ -35,6 +37,13 @@ public enum Command: Sendable, Hashable {
     case reopen(TaskReference)
     case delete(TaskReference)
     case update(TaskReference, title: String?, description: String?)
+    /// "change groceries to organic groceries": the words `replacing` inside the title become
+    /// `with` ("Buy groceries" -> "Buy organic groceries"); a title without them is replaced whole.
+    case edit(TaskReference, replacing: String, with: String)
+    /// "yes", "go ahead": the answer to a question the agent asked in its last message.
+    case confirm
+    /// "no", "never mind".
+    case decline
     case greeting(alsoHelp: Bool)
     case help
     case thanks
@@ -45,7 +54,9 @@ extension Command {
     /// True when the command is about "it" / "that one" rather than a named task.
     var pointsBack: Bool {
         switch self {
-        case .show(.previous), .complete(.previous), .reopen(.previous), .delete(.previous), .update(.previous, _, _): true
+        case .show(.previous), .complete(.previous), .reopen(.previous), .delete(.previous), .update(.previous, _, _),
+            .edit(.previous, _, _):
+            true
         default: false
         }
     }
@@ -57,6 +68,7 @@ extension Command {
         case .reopen: .reopen(reference)
         case .delete: .delete(reference)
         case .update(_, let title, let description): .update(reference, title: title, description: description)
+        case .edit(_, let old, let new): .edit(reference, replacing: old, with: new)
         default: self
         }
     }
@@ -66,17 +78,54 @@ extension Command {
 /// shapes people use for them (imperatives, "I finished …", "remind me to …", questions about
 /// the list), not by fixed sentences; anything it cannot place is `.unknown`.
 public enum CommandParser {
+    /// The message as one command (the first, when it makes several requests).
     public static func parse(_ message: String) -> Command {
+        commands(message)[0]
+    }
+
+    /// The requests of a message, to run in order: usually one; several for "add milk and mark
+    /// task 2 as done" or "finished the meeting, then show me my list".
+    public static func commands(_ message: String) -> [Command] {
+        if let drafts = ItemLists.lines(message)?.map(draft).filter({ !$0.title.isEmpty }), drafts.count >= 2 {
+            return [.add(drafts)]
+        }
         let text = normalize(message)
-        guard !text.isEmpty else { return .unknown }
-        if let greeting = parseGreeting(text) { return greeting }
-        return parseCommand(text) ?? .unknown
+        guard !text.isEmpty else { return [.unknown] }
+        if let answer = parseAnswer(text) { return [answer] }
+        if let greeting = parseGreeting(text) { return [greeting] }
+        if let parts = Compound.split(text) { return parts }
+        return [parseCommand(text) ?? .unknown]
+    }
+
+    // MARK: Answers to a question
+
+    static let yesWords: Set<String> = [
+        "yes", "yeah", "yep", "yup", "y", "sure", "ok", "okay", "confirm", "confirmed", "go", "ahead", "do", "it",
+        "please", "delete", "them", "that's", "thats", "fine", "correct", "right", "absolutely", "definitely",
+        "proceed", "i'm", "im", "of", "course",
+    ]
+    static let yesStarts: Set<String> = ["yes", "yeah", "yep", "yup", "y", "sure", "ok", "okay", "confirm", "confirmed", "go", "do", "please", "proceed", "absolutely", "definitely", "of"]
+    static let noWords: Set<String> = [
+        "no", "nope", "nah", "n", "cancel", "stop", "don't", "dont", "do", "not", "never", "mind", "nevermind", "forget",
+        "it", "leave", "keep", "them", "thanks", "thank", "you", "wait", "hold", "on",
+    ]
+    static let noStarts: Set<String> = ["no", "nope", "nah", "n", "cancel", "stop", "don't", "dont", "do", "never", "nevermind", "forget", "leave", "keep", "wait", "hold"]
+
+    /// "yes", "yes, go ahead", "no thanks", "never mind": nothing but words of assent or refusal.
+    static func parseAnswer(_ text: String) -> Command? {
+        let words = text.lowercased().split(whereSeparator: { !$0.isLetter && $0 != "'" }).map(String.init)
+        guard let first = words.first, words.count <= 6 else { return nil }
+        if yesStarts.contains(first), words.allSatisfy(yesWords.contains) { return .confirm }
+        if noStarts.contains(first), words.allSatisfy(noWords.contains) { return .decline }
+        return nil
     }
 
     // MARK: Normalisation
 
     static func normalize(_ message: String) -> String {
-        var text = message
+        // Control characters are never part of a command (and NULs trip Foundation's `contains` on Linux).
+        var text = String(String.UnicodeScalarView(message.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }))
+        text = text
             .replacingOccurrences(of: "\u{2019}", with: "'").replacingOccurrences(of: "\u{2018}", with: "'")
             .replacingOccurrences(of: "\u{201C}", with: "\"").replacingOccurrences(of: "\u{201D}", with: "\"")
             .replacingOccurrences(of: "\u{2013}", with: "-").replacingOccurrences(of: "\u{2014}", with: "-")
@@ -189,9 +238,23 @@ public enum CommandParser {
     static let shouldBeCalled = Pattern(
         #"(.+?)\s+should\s+(?:be\s+)?(?:called|named|titled|say|read)\s+(.+)"#)
 
+    // Edits inside a title: "replace milk with oat milk in the shopping task", "change 3pm to 4pm in the meeting"
+    static let replaceWithPattern = Pattern(#"(?:replace|swap|switch)\s+(.+?)\s+(?:with|for|by)\s+(.+?)(?:\s+(?:in|on|for)\s+(.+))?"#)
+    static let changeInPattern = Pattern(#"(?:change|update|edit|fix|correct|alter|modify)\s+(.+?)\s+(?:to|into)\s+(.+?)\s+(?:in|on|for)\s+(.+)"#)
+    /// Verbs that rewrite part of a title when the task is named by its words (rename replaces it all).
+    static let partialEditVerbs = Pattern(#"(?:change|update|edit|fix|correct|alter|modify|replace)\b.*"#)
+
     static func parseUpdate(_ text: String) -> Command? {
         if let c = updateFieldFirst.captures(in: text), let field = c[0], let target = c[1], let value = c[2] {
             return update(reference: target, field: field, value: value)
+        }
+        if let c = replaceWithPattern.captures(in: text), let old = c[0], let new = c[1] {
+            return edit(target: c[2] ?? old, replacing: old, with: new)
+        }
+        if let c = changeInPattern.captures(in: text), let old = c[0], let new = c[1], let target = c[2],
+            parseReference(old).map({ if case .text = $0 { true } else { false } }) == true
+        {
+            return edit(target: target, replacing: old, with: new)
         }
         if let c = updateSoThat.captures(in: text), let target = c[0], let value = c[2] {
             return update(reference: target, field: c[1] ?? "title", value: value)
@@ -208,12 +271,28 @@ public enum CommandParser {
         if let c = updateTaskFirst.captures(in: text), let target = c[0], let value = c[2] {
             // "set task 3 as done" is a completion, not a rename.
             if completionWords.matches(value) || reopenWords.matches(value) { return nil }
+            // "change groceries to organic groceries", "change 3pm to 4pm": the words named are what
+            // changes, when the new words build on them or both are a time, date or number.
+            if c[1] == nil, partialEditVerbs.matches(text), !"\"'`".contains(value.first ?? " "), case .text(let words) = parseReference(target),
+                mentions(value, words) || (words.contains(where: \.isNumber) && value.contains(where: \.isNumber))
+            {
+                return edit(target: target, replacing: target, with: value)
+            }
             return update(reference: target, field: c[1] ?? "title", value: value)
         }
         if let c = shouldBeCalled.captures(in: text), let target = c[0], let value = c[1] {
             return update(reference: target, field: "title", value: value)
         }
         return nil
+    }
+
+    static func edit(target: String, replacing old: String, with new: String) -> Command? {
+        let new = cleanValue(new)
+        guard !new.isEmpty, let reference = parseReference(target) else { return nil }
+        var words = cleanValue(old)
+        if let c = referenceNoise.captures(in: words), let core = c[0] { words = cleanValue(core) }
+        guard !words.isEmpty else { return nil }
+        return .edit(reference, replacing: words, with: new)
     }
 
     static func update(reference: String, field: String, value: String) -> Command? {
@@ -228,7 +307,7 @@ public enum CommandParser {
 
     // Delete: "delete task 2", "remove the meeting task", "get rid of X", "take X off my list"
     static let deleteVerbs =
-        #"(?:delete|remove|erase|drop|trash|bin|discard|cancel|scrap|scratch|ditch|nuke|purge|get rid of|throw away|throw out|forget about|forget|eliminate|kill|clear|wipe|axe)"#
+        #"(?:delete|remove|erase|drop|trash|bin|discard|cancel|scrap|scratch|ditch|nuke|purge|get rid of|throw away|throw out|forget about|forget|eliminate|kill|clear out|clean out|clear away|clear|wipe out|wipe|axe)"#
     static let listTail = #"(?:\s+(?:from|off|out of|on|in)\s+(?:my|the)\s+(?:to-?do\s+|task\s+)?(?:list|tasks|to-?dos|to-?do list))?"#
     static let deletePattern = Pattern(#"\#(deleteVerbs)\s+(.+?)\#(listTail)"#)
     static let takeOffPattern = Pattern(#"(?:take|strike|scratch)\s+(.+?)\s+(?:off|out of|from)\s+(?:my|the)\s+(?:to-?do\s+|task\s+)?(?:list|tasks|to-?dos)"#)
@@ -323,30 +402,33 @@ public enum CommandParser {
 
     // Add: "add a task to buy milk", "remind me to water the plants", "I need to renew my passport"
     static let addWithNoun = Pattern(
-        #"(?:add|create|make|new|insert|save|record|log|open|start|set up|setup|put in|enter|register|jot down|write down|note down|note)\s+(?:(?:a|an|one|another|the|this|my)\s+)?(?:new\s+)?(?:task|todo|to-do|to do|item|reminder|entry|note)(?:s)?(?:\s+(?:called|named|titled|that says|saying|for|to|about|of|which is|that is|:|-)|\s*:|\s*-)?\s+(.+)"#)
-    static let nounColon = Pattern(#"(?:new\s+)?(?:task|todo|to-do|reminder|item)\s*(?::|-)\s*(.+)"#)
+        #"(?:add|create|make|new|insert|save|record|log|open|start|set up|setup|put in|enter|register|jot down|write down|note down|note)\s+(?:(?:a|an|one|another|the|this|my|these|some|\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\s+)?(?:new\s+|more\s+|separate\s+)?(?:task|todo|to-do|to do|item|reminder|entry|note)(?:s)?(?:\s+(?:called|named|titled|that says|saying|for|to|about|of|which is|that is|:|-)|\s*:|\s*-)?\s+(.+)"#)
+    static let nounColon = Pattern(
+        #"(?:(?:new|\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item)s?\s*(?::|-)\s*(.+)"#)
     static let addToList = Pattern(
         #"(?:add|put|write|jot|note|stick|pop|throw|place|include)\s+(?:down\s+)?(.+?)\s+(?:to|on|onto|in|into)\s+(?:my|the)\s+(?:to-?do\s+|task\s+|todo\s+)?(?:list|tasks|to-?dos|to-?do list)"#)
     static let reminderPhrases = Pattern(
         #"(?:remind me to|remind me about|remind me that i need to|remind me that i have to|remind me|remember to|remember that i need to|remember|don't let me forget to|don't let me forget|dont let me forget to|don't forget to|dont forget to|don't forget|make sure i|i need to remember to|i must remember to|i have to remember to|i should remember to|i want to remember to|note that i need to|note to self:?|i need to|i have to|i've got to|i got to|i gotta|i should|i must|i ought to|i'll need to|i will need to|i still need to|i also need to|i really need to|we need to|we have to|we should|need to|have to|gotta|must|should)\s+(.+)"#)
-    static let bareAdd = Pattern(#"(?:add|create)\s+(.+)"#)
+    static let bareAdd = Pattern(#"(?:add|create)(?:\s*:)?\s+(.+)"#)
 
     static let noteDown = Pattern(#"(?:jot down|write down|note down|jot|note|add|put down|save)\s*(?::|-)?\s*(.+)"#)
 
     /// Adds that say so outright ("new task: …", "jot down …"), checked before list questions.
     static func parseExplicitAdd(_ text: String) -> Command? {
-        if let c = nounColon.captures(in: text), let rest = c[0] { return add(rest) }
-        if let c = addWithNoun.captures(in: text), let rest = c[0] { return add(rest) }
+        let count = ItemLists.announcedCount(text)
+        if let c = nounColon.captures(in: text), let rest = c[0] { return add(rest, announced: count) }
+        if let c = addWithNoun.captures(in: text), let rest = c[0] { return add(rest, announced: count) }
         if text.lowercased().hasPrefix("add") || text.lowercased().hasPrefix("save") { return nil }
-        if let c = noteDown.captures(in: text), let rest = c[0] { return add(rest) }
+        if let c = noteDown.captures(in: text), let rest = c[0] { return add(rest, announced: count) }
         return nil
     }
 
     static func parseAdd(_ text: String) -> Command? {
         if let command = parseExplicitAdd(text) { return command }
-        if let c = addToList.captures(in: text), let rest = c[0] { return add(rest) }
-        if let c = reminderPhrases.captures(in: text), let rest = c[0] { return add(rest) }
-        if let c = bareAdd.captures(in: text), let rest = c[0] { return add(rest) }
+        let count = ItemLists.announcedCount(text)
+        if let c = addToList.captures(in: text), let rest = c[0] { return add(rest, announced: count) }
+        if let c = reminderPhrases.captures(in: text), let rest = c[0] { return add(rest, announced: count) }
+        if let c = bareAdd.captures(in: text), let rest = c[0] { return add(rest, announced: count) }
         return nil
     }
 
@@ -356,7 +438,7 @@ public enum CommandParser {
     static let titleTail = Pattern(
         #"(.+?)(?:\s+(?:to|on|onto|in|into)\s+(?:my|the)\s+(?:to-?do\s+|task\s+|todo\s+)?(?:list|tasks|to-?dos|to-?do list)|\s+as\s+a\s+(?:task|todo|to-do|reminder)|\s+please)+"#)
 
-    static func add(_ rest: String) -> Command? {
+    static func add(_ rest: String, announced: Int? = nil) -> Command? {
         var title = rest
         var description: String?
         for pattern in [descriptionSplit, descriptionColon] {
@@ -367,20 +449,55 @@ public enum CommandParser {
             }
         }
         if let c = titleTail.captures(in: title), let head = c[0] { title = head }
-        title = cleanValue(title)
+        title = cleanTitle(title)
+        guard !title.isEmpty else { return nil }
+        // A description belongs to one task; without one, the text may list several.
+        let items = description == nil ? ItemLists.split(title, announced: announced).map(cleanTitle).filter { !$0.isEmpty } : [title]
+        guard let first = items.first else { return nil }
+        if items.count == 1 {
+            return .add([TaskDraft(title: capitalizeFirst(first), description: description.flatMap { $0.isEmpty ? nil : $0 })])
+        }
+        return .add(items.map { TaskDraft(title: capitalizeFirst($0), description: nil) })
+    }
+
+    /// One item of a list as a new task.
+    static func draft(_ item: String) -> TaskDraft {
+        TaskDraft(title: capitalizeFirst(cleanTitle(item)), description: nil)
+    }
+
+    static func cleanTitle(_ raw: String) -> String {
+        var title = cleanValue(raw)
         for prefix in ["to ", "that i need to ", "that i have to ", "called ", "named ", "titled ", "about ", "for "]
         where title.lowercased().hasPrefix(prefix) && title.count > prefix.count + 1 {
             title = String(title.dropFirst(prefix.count))
         }
-        title = cleanValue(title)
-        guard !title.isEmpty else { return nil }
-        return .add([TaskDraft(title: capitalizeFirst(title), description: description.flatMap { $0.isEmpty ? nil : $0 })])
+        return cleanValue(title)
     }
 
     // MARK: References
 
     static let numberList = Pattern(
-        #"(?:the\s+)?(?:(?:tasks?|items?|todos?|to-dos?)\s*)?(?:(?:numbers?|nos?\.?|ids?)\s*)?#?\s*(\d+)((?:\s*(?:,|and|&|\+|,\s*and)\s*#?\s*\d+)*)(?:\s+(?:tasks?|items?))?"#)
+        #"(?:the\s+)?(?:(?:tasks?|items?|todos?|to-dos?)\s*)?(?:(?:numbers?|nos?\.?|ids?)\s*)?#?\s*(\d+)((?:\s*(?:,|and|&|\+|,\s*and)\s*(?:(?:tasks?|items?|numbers?)\s*)?#?\s*\d+|\s+#\s*\d+)*)(?:\s+(?:tasks?|items?))?"#)
+    /// "tasks 1 through 3", "1-3", "from 2 to 4"
+    static let numberRange = Pattern(
+        #"(?:the\s+)?(?:(?:tasks?|items?|todos?|to-dos?|numbers?)\s*)?(?:from\s+)?#?\s*(\d+)\s*(?:-|to|through|thru|till|until)\s*(?:(?:tasks?|items?|numbers?)\s*)?#?\s*(\d+)"#)
+
+    // Scopes: "all completed tasks", "everything I've finished", "all my tasks", "everything on my list"
+    static let completedScope = Pattern(
+        #"(?:all\s+(?:of\s+)?)?(?:the\s+|my\s+)?(?:completed|complete|finished|done|checked off|crossed off|ticked off|closed)(?:\s+(?:ones|tasks|items|todos|to-dos|things))?|(?:all|everything|every task|all the tasks|all tasks|all my tasks|the tasks|tasks|the ones|anything)\s+(?:that\s+)?(?:i'?ve|i have|i|that's|that is|that are|which are|thats|already|are|is)?\s*(?:already\s+)?(?:completed|complete|finished|done|checked off|crossed off|ticked off|marked (?:as )?(?:done|complete|completed))"#)
+    static let pendingScope = Pattern(
+        #"(?:all\s+(?:of\s+)?)?(?:the\s+|my\s+)?(?:pending|open|remaining|outstanding|unfinished|incomplete|uncompleted)(?:\s+(?:ones|tasks|items|todos|to-dos|things))?|(?:all|everything|all the tasks|all tasks|all my tasks|the tasks|the ones)\s+(?:that\s+)?(?:is|are|i'?ve|that's|thats)?\s*(?:still\s+)?(?:pending|open|left|remaining|not done|not finished|not completed|undone)"#)
+    static let allScope = Pattern(
+        #"(?:all|everything|every task|every single task|all tasks|all the tasks|all my tasks|all of my tasks|all of the tasks|all of them|them all|all of it|my (?:whole |entire |full )?list|the (?:whole |entire |full )?list|my tasks|all my to-?dos|all to-?dos|my to-?do list|the to-?do list|everything on (?:my|the) list|everything in (?:my|the) list|all items|all the items|the lot|the whole lot|each task|each one|every one)(?:\s+(?:on|in|from)\s+(?:my|the)\s+(?:to-?do\s+)?list)?"#)
+
+    /// Every task with a status, as a scope, or `nil` for a phrase that names tasks.
+    static func parseScope(_ text: String) -> ListFilter? {
+        let lower = text.lowercased()
+        if completedScope.matches(lower) { return .completed }
+        if pendingScope.matches(lower) { return .pending }
+        if allScope.matches(lower) { return .all }
+        return nil
+    }
     static let wordNumber = Pattern(
         #"(?:the\s+)?(?:(?:task|item|number)\s+(\w+)|(\w+)\s+(?:task|item|one|todo))"#)
     static let latestPattern = Pattern(#"(?:the\s+|my\s+)?(?:last|latest|newest|most recent)(?:\s+(?:task|item|one|todo|thing))?"#)
@@ -396,6 +513,12 @@ public enum CommandParser {
     public static func parseReference(_ raw: String) -> TaskReference? {
         let text = stripTrailingPunctuation(raw.trimmingCharacters(in: .whitespaces))
         guard !text.isEmpty else { return nil }
+        if let c = numberRange.captures(in: text), let low = c[0].flatMap({ Int($0) }), let high = c[1].flatMap({ Int($0) }),
+            low <= high, high - low < 100
+        {
+            return .numbers(Array(low...high))
+        }
+        if let scope = parseScope(text) { return .scope(scope) }
         if let c = numberList.captures(in: text), let first = c[0].flatMap({ Int($0) }) {
             let more = (c[1] ?? "").split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
             return .numbers([first] + more)
@@ -453,6 +576,19 @@ public enum CommandParser {
         return String(text)
     }
 
+    /// Whether `text` holds `part`, ignoring case. (Foundation's `contains` traps on Linux for some
+    /// strings with NUL characters, which a title may hold.)
+    static func mentions(_ text: String, _ part: String) -> Bool {
+        let haystack = Array(text.lowercased().unicodeScalars)
+        let needle = Array(part.lowercased().unicodeScalars)
+        guard let first = needle.first else { return true }
+        guard needle.count <= haystack.count else { return false }
+        for start in 0...(haystack.count - needle.count) where haystack[start] == first {
+            if haystack[start..<start + needle.count].elementsEqual(needle) { return true }
+        }
+        return false
+    }
+
     static func capitalizeFirst(_ text: String) -> String {
         guard let first = text.first else { return text }
         return first.uppercased() + text.dropFirst()
@@ -465,11 +601,20 @@ struct Pattern: @unchecked Sendable {
     let regex: NSRegularExpression
 
     init(_ pattern: String) {
+        self.init(compiling: "^(?:" + pattern + ")$")
+    }
+
+    private init(compiling pattern: String) {
         do {
-            regex = try NSRegularExpression(pattern: "^(?:" + pattern + ")$", options: [.caseInsensitive])
+            regex = try NSRegularExpression(pattern: pattern, options: [.caseInsensitive])
         } catch {
             preconditionFailure("invalid pattern \(pattern): \(error)")
         }
+    }
+
+    /// A pattern that matches anywhere in the text (for finding every occurrence).
+    static func unanchored(_ pattern: String) -> Pattern {
+        Pattern(compiling: pattern)
     }
 
     func matches(_ text: String) -> Bool {

@@ -52,9 +52,11 @@ public struct ModelAgent: ChatAgent {
     public func respond(
         to message: String, history: [Message], tools executor: any ToolExecutor, events: AgentEventSink? = nil
     ) async throws -> AgentReply {
-        if let lead = router.lead(of: route), await lead.toolCapability() == .textOnly,
-            CommandParser.parse(message) != .unknown
-        {
+        // With a model that cannot call tools, task commands (and the answer to the basic agent's
+        // own question) go to the basic agent.
+        let command = CommandParser.parse(message)
+        let isTaskCommand = command == .confirm || command == .decline ? BasicAgent.isAwaitingAnswer(history) : command != .unknown
+        if let lead = router.lead(of: route), await lead.toolCapability() == .textOnly, isTaskCommand {
             return try await fallback.respond(to: message, history: history, tools: executor, events: events)
         }
         var messages: [ChatMessage] = [.system(Self.systemPrompt)]

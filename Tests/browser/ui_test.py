@@ -151,6 +151,27 @@ def with_dev_sign_in(driver):
     check("what's on my list" not in driver.find_element(By.ID, "messages").text, "switching conversations shows the other history")
     shot(driver, "05-switched-conversation")
 
+    # Several tasks in one message (one tool call each), then a bulk delete that asks first.
+    driver.find_element(By.ID, "new-chat").click()
+    send(driver, "add eggs, bread and jam")
+    wait(driver, text_in("#messages .assistant .text", "Added task 4: Jam."))
+    calls = driver.find_elements(By.CSS_SELECTOR, "#messages .assistant .tool-call")
+    check(len(calls) == 3 and "Added task 2: Eggs" in calls[0].text, f"each new task is a tool call: {[c.text for c in calls]}")
+    wait(driver, text_in("#tasks", "4. Jam"))
+    shot(driver, "05d-several-tasks")
+    send(driver, "delete everything on my list")
+    wait(driver, text_in("#messages", "Reply yes to go ahead"))
+    question = driver.find_elements(By.CSS_SELECTOR, "#messages .assistant .text")[-1]
+    lines = question.text.split("\n")
+    check(lines[0] == "That deletes 4 tasks:" and lines[1] == "1. Buy milk (pending)" and len(lines) == 6,
+          f"the confirmation lists each task on its own line: {lines}")
+    check("4. Jam" in driver.find_element(By.ID, "tasks").text, "nothing is deleted before the yes")
+    shot(driver, "05e-bulk-delete-question")
+    send(driver, "yes")
+    wait(driver, text_in("#messages", "Deleted task 4: Jam."))
+    wait(driver, visible("#tasks-empty"))
+    shot(driver, "05f-bulk-delete-done")
+
     # Shift+Enter is a new line, not a send.
     box = driver.find_element(By.ID, "message")
     box.send_keys("first line")
