@@ -162,11 +162,13 @@ func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) th
 func eventStream(_ produce: @escaping @Sendable (AsyncStream<ByteBuffer>.Continuation) async -> Void) -> Response {
     let (frames, output) = AsyncStream<ByteBuffer>.makeStream()
     let body = ResponseBody { writer in
+        // A comment first, so the response head goes out now rather than with the first event
+        // (which may wait seconds for a model): clients and proxies see the stream has begun.
+        var connected = (try? await writer.write(ByteBuffer(string: ": stream open\n\n"))) != nil
         async let finished: Void = {
             await produce(output)
             output.finish()
         }()
-        var connected = true
         for await frame in frames where connected {
             do { try await writer.write(frame) } catch { connected = false }
         }

@@ -16,7 +16,8 @@ extension TestResponse {
     /// The body as Server-Sent Events.
     var events: [ChatEvent] {
         get throws {
-            try text.components(separatedBy: "\n\n").filter { !$0.isEmpty }.map { frame in
+            // Comment frames (": stream open") carry no event.
+            try text.components(separatedBy: "\n\n").filter { $0.contains("data: ") }.map { frame in
                 var name = ""
                 var data = ""
                 for line in frame.split(separator: "\n") {
@@ -133,10 +134,13 @@ struct StreamingChatTests {
             await held.send(
                 "POST /api/v1/chat HTTP/1.1\r\nHost: parley\r\nAuthorization: Bearer \(alice)\r\nContent-Type: application/json\r\n"
                     + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
-            // Its turn has reached the (hanging) model, so it holds its slot. (The response head comes
-            // with the first event, which the model holds back.)
+            // Its turn has reached the (hanging) model, so it holds its slot. The response head has
+            // come already, before any event.
             for _ in 0..<200 where server.requests.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
             #expect(server.requests.count == 1)
+            let head = await held.read(until: ": stream open\n\n", within: 2)
+            #expect(head.hasPrefix("HTTP/1.1 200") && head.contains("text/event-stream"), "\(head.prefix(300))")
+            #expect(!head.contains("event:"), "no event yet while the model hangs")
             let again = try await client.send(.post, "/api/v1/chat", token: alice, json: streamBody("hello"))
             let perUser = try again.expectProblem(.tooManyRequests)
             #expect(perUser["detail"]?.stringValue?.contains("chat.maxStreamsPerUser") == true)
