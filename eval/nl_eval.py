@@ -11,6 +11,7 @@ auth on and shares --data-dir with the one given here.
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 import urllib.error
@@ -27,20 +28,27 @@ SEED = [
 
 
 class Client:
-    def __init__(self, url, token, tenant):
+    def __init__(self, url, token, tenant, contract=None):
         self.url = url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}", "X-Tenant-ID": tenant, "Content-Type": "application/json"}
+        self.contract = contract
 
     def call(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=self.headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                raw = response.read()
-                return response.status, (json.loads(raw) if raw else None)
+                status, content_type, raw = response.status, response.getheader("Content-Type"), response.read()
         except urllib.error.HTTPError as error:
-            raw = error.read()
-            return error.code, (json.loads(raw) if raw else None)
+            status, content_type, raw = error.code, error.headers.get("Content-Type"), error.read()
+        parsed = json.loads(raw) if raw else None
+        if self.contract is not None:
+            CONTRACT_PROBLEMS.extend(self.contract.check(method, path, status, content_type, parsed))
+        return status, parsed
+
+
+# Responses that break the OpenAPI document (with --openapi), over the whole run.
+CONTRACT_PROBLEMS = []
 
 
 def token_for(parley, data_dir, user, tenant):
@@ -129,7 +137,13 @@ def main():
     parser.add_argument("--data-dir", default=None, help="the server's data directory (for its dev key)")
     parser.add_argument("--tenant", default="nl_eval")
     parser.add_argument("--verbose", action="store_true", help="print every reply")
+    parser.add_argument("--openapi", help="also hold every response to this OpenAPI document (needs PyYAML and openapi-schema-validator)")
     args = parser.parse_args()
+    contract = None
+    if args.openapi:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "support"))
+        from openapi_responses import Contract
+        contract = Contract(args.openapi)
 
     with open(args.cases) as handle:
         cases = [json.loads(line) for line in handle if line.strip()]
@@ -137,7 +151,7 @@ def main():
     run = uuid.uuid4().hex[:8]
     for case in cases:
         user = f"eval-{run}-{case['id']}"
-        client = Client(args.url, token_for(args.parley, args.data_dir, user, args.tenant), args.tenant)
+        client = Client(args.url, token_for(args.parley, args.data_dir, user, args.tenant), args.tenant, contract)
         before = seed(client)
         code, reply = client.call("POST", "/api/v1/chat", {"message": case["message"]})
         # Follow-up turns of the same conversation ("yes" to a question); expect holds after the last.
@@ -158,7 +172,11 @@ def main():
         else:
             passed += 1
     print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    if contract is not None:
+        for problem in sorted(set(CONTRACT_PROBLEMS))[:20]:
+            print(f"CONTRACT {problem}")
+        print(f"contract: {contract.checked} responses held to {args.openapi}, {len(CONTRACT_PROBLEMS)} broke it")
+    return 0 if failed == 0 and not CONTRACT_PROBLEMS else 1
 
 
 if __name__ == "__main__":

@@ -68,16 +68,19 @@ reply=$(chat "$token" "{\"message\": \"mark it as done\", \"conversation_id\": $
 [ "$(echo "$reply" | field response)" = "Marked task 1 as complete: Buy milk." ] || fail "after restart: $reply"
 echo "e2e: conversation continued after restart"
 
+# The evaluations also hold every response they get (chat turns, task reads and writes, refusals)
+# to the OpenAPI document.
+python=${PARLEY_PYTHON:-${PARLEY_CACHE:-$HOME/.cache/parley}/venv/bin/python}
+openapi="$root/Sources/ParleyServer/OpenAPI/openapi.yaml"
 echo "e2e: natural-language evaluation of $cases"
-python3 "$root/eval/nl_eval.py" --url "$url" --cases "$cases" --parley "$binary" --data-dir "$work/data"
+"$python" "$root/eval/nl_eval.py" --url "$url" --cases "$cases" --parley "$binary" --data-dir "$work/data" --openapi "$openapi"
 echo "e2e: our own wider set of phrasings (eval/paraphrases.jsonl)"
-python3 "$root/eval/nl_eval.py" --url "$url" --cases "$root/eval/paraphrases.jsonl" --parley "$binary" --data-dir "$work/data"
+"$python" "$root/eval/nl_eval.py" --url "$url" --cases "$root/eval/paraphrases.jsonl" --parley "$binary" --data-dir "$work/data" --openapi "$openapi"
 echo "e2e: several tasks, bulk changes, combined requests and edits (eval/compound.jsonl)"
-python3 "$root/eval/nl_eval.py" --url "$url" --cases "$root/eval/compound.jsonl" --parley "$binary" --data-dir "$work/data"
+"$python" "$root/eval/nl_eval.py" --url "$url" --cases "$root/eval/compound.jsonl" --parley "$binary" --data-dir "$work/data" --openapi "$openapi"
 
 # The MCP service as its own process (`parley mcp`, stateful sessions) on the same data, driven by
 # the official Python MCP client; effects are checked through the REST API of `parley serve`.
-python=${PARLEY_PYTHON:-${PARLEY_CACHE:-$HOME/.cache/parley}/venv/bin/python}
 "$python" -c 'import mcp' 2>/dev/null || fail "the Python mcp package is missing: run scripts/install-deps.sh"
 mcp_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 (cd "$work" && exec "$binary" mcp --port "$mcp_port" >>"$work/mcp.log" 2>&1) &
