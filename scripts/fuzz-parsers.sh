@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (libFuzzer) of the parsers that read untrusted bytes. Each target in
-# Fuzz/<Target>/ is a Harness.swift built together with the sources it exercises into one
-# module, with `swiftc -sanitize=fuzzer,address`.
+# Fuzz/<Target>/ is a Harness.swift built together with the sources it exercises and the shared
+# Fuzz/Oracle.swift (check/fail) into one module, with `swiftc -sanitize=fuzzer,address`.
 #
 # Two modes:
 # - replay (the default, CI): the committed seed corpus, a fixed seed and a fixed number of
@@ -44,7 +44,7 @@ for target in "${targets[@]}"; do
   files=()
   for path in $paths; do mapfile -t -O ${#files[@]} files < <(find "$root/$path" -name '*.swift' | sort); done
   swiftc -sanitize=fuzzer,address -parse-as-library -swift-version 6 -enable-upcoming-feature ExistentialAny -O \
-    -module-name "$target" "${files[@]}" "$root/Fuzz/$target/Harness.swift" -o "$binary" >"$binary.build.log" 2>&1 ||
+    -module-name "$target" "${files[@]}" "$root/Fuzz/Oracle.swift" "$root/Fuzz/$target/Harness.swift" -o "$binary" >"$binary.build.log" 2>&1 ||
     { grep -v "Cannot export local symbol" "$binary.build.log" | tail -n 30 >&2; exit 1; }
   work=$(mktemp -d "${TMPDIR:-/tmp}/parley-fuzz-$target.XXXXXX")
   cp "$root/Fuzz/$target/corpus/"* "$work/"

@@ -53,14 +53,3 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Int32 {
     }
     return 0
 }
-
-/// A failed oracle: its message on stderr (optimized builds drop `precondition`'s), then a trap
-/// that libFuzzer reports and keeps the input of.
-func check(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fail(message()) }
-}
-
-func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("oracle failed: \(message)\n".utf8))
-    fatalError()
-}

@@ -60,14 +60,3 @@ func read(_ stream: [UInt8], limit: Int, pieces: [ArraySlice<UInt8>]) -> Reading
     events += parser.finish()
     return .events(events)
 }
-
-/// A failed oracle: its message on stderr (optimized builds drop `precondition`'s), then a trap
-/// that libFuzzer reports and keeps the input of.
-func check(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fail(message()) }
-}
-
-func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("oracle failed: \(message)\n".utf8))
-    fatalError()
-}
