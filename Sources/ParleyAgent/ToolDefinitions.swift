@@ -14,7 +14,24 @@ public struct ToolDefinition: Sendable, Hashable {
     }
 }
 
-/// The five task tools. They take no user or tenant argument: those come from the caller's
+/// The argument schemas the tools share, so a limit (a title's length, the statuses) is
+/// stated once and every tool that takes that field enforces the same one.
+private enum Field {
+    static func taskID(_ description: String = "The task number") -> JSONValue {
+        ["type": "integer", "minimum": 1, "description": .string(description)]
+    }
+    static func title(_ description: String) -> JSONValue {
+        ["type": "string", "minLength": 1, "maxLength": 200, "description": .string(description)]
+    }
+    static func description(_ description: String) -> JSONValue {
+        ["type": "string", "maxLength": 2000, "description": .string(description)]
+    }
+    static func status(_ description: String) -> JSONValue {
+        ["type": "string", "enum": ["pending", "completed"], "description": .string(description)]
+    }
+}
+
+/// The task tools. They take no user or tenant argument: those come from the caller's
 /// verified identity, so a model cannot act for someone else.
 public enum TaskTools {
     public static let addTask = ToolDefinition(
@@ -23,8 +40,8 @@ public enum TaskTools {
         inputSchema: [
             "type": "object",
             "properties": [
-                "title": ["type": "string", "minLength": 1, "maxLength": 200, "description": "Short title of the task"],
-                "description": ["type": "string", "maxLength": 2000, "description": "Optional longer description"],
+                "title": Field.title("Short title of the task"),
+                "description": Field.description("Optional longer description"),
             ],
             "required": ["title"],
             "additionalProperties": false,
@@ -46,7 +63,7 @@ public enum TaskTools {
         description: "Mark one of the user's tasks as completed, by its number.",
         inputSchema: [
             "type": "object",
-            "properties": ["task_id": ["type": "integer", "minimum": 1, "description": "The task number"]],
+            "properties": ["task_id": Field.taskID()],
             "required": ["task_id"],
             "additionalProperties": false,
         ])
@@ -56,7 +73,7 @@ public enum TaskTools {
         description: "Delete one of the user's tasks, by its number.",
         inputSchema: [
             "type": "object",
-            "properties": ["task_id": ["type": "integer", "minimum": 1, "description": "The task number"]],
+            "properties": ["task_id": Field.taskID()],
             "required": ["task_id"],
             "additionalProperties": false,
         ])
@@ -67,16 +84,32 @@ public enum TaskTools {
         inputSchema: [
             "type": "object",
             "properties": [
-                "task_id": ["type": "integer", "minimum": 1, "description": "The task number"],
-                "title": ["type": "string", "minLength": 1, "maxLength": 200, "description": "New title"],
-                "description": ["type": "string", "maxLength": 2000, "description": "New description (empty clears it)"],
-                "status": ["type": "string", "enum": ["pending", "completed"], "description": "New status (pending reopens a task)"],
+                "task_id": Field.taskID(),
+                "title": Field.title("New title"),
+                "description": Field.description("New description (empty clears it)"),
+                "status": Field.status("New status (pending reopens a task)"),
             ],
             "required": ["task_id"],
             "additionalProperties": false,
         ])
 
-    public static let all: [ToolDefinition] = [addTask, listTasks, completeTask, deleteTask, updateTask]
+    public static let restoreTask = ToolDefinition(
+        name: "restore_task",
+        description:
+            "Bring back a task that was deleted, under its old number, with the title, description and status it had (to undo a delete). Fails when that number is in use.",
+        inputSchema: [
+            "type": "object",
+            "properties": [
+                "task_id": Field.taskID("The number the deleted task had"),
+                "title": Field.title("Its title"),
+                "description": Field.description("Its description, if it had one"),
+                "status": Field.status("Its status (default pending)"),
+            ],
+            "required": ["task_id", "title"],
+            "additionalProperties": false,
+        ])
+
+    public static let all: [ToolDefinition] = [addTask, listTasks, completeTask, deleteTask, updateTask, restoreTask]
 
     public static func definition(named name: String) -> ToolDefinition? {
         all.first { $0.name == name }

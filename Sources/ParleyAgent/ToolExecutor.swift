@@ -62,6 +62,7 @@ public struct TaskToolExecutor: ToolExecutor {
             switch error {
             case .notFound(let what): result = Self.error(code: "not_found", message: "\(what) not found")
             case .invalid(let field, let reason): result = Self.error(code: "invalid_arguments", message: "\(field): \(reason)")
+            case .conflict(let what): result = Self.error(code: "conflict", message: what)
             default: result = Self.error(code: "failed", message: "the task service could not do this")
             }
         } catch {
@@ -91,7 +92,18 @@ public struct TaskToolExecutor: ToolExecutor {
             let patch = TaskPatch(
                 title: arguments["title"]?.stringValue, description: arguments["description"]?.stringValue,
                 status: arguments["status"]?.stringValue.flatMap(TaskStatus.init(rawValue:)))
-            return ["task": Self.json(try await tasks.update(id: arguments["task_id"]?.intValue ?? 0, patch: patch))]
+            let id = arguments["task_id"]?.intValue ?? 0
+            let before = try await tasks.get(id: id)
+            // What it was, so that the change can be undone.
+            return ["task": Self.json(try await tasks.update(id: id, patch: patch)), "previous": Self.json(before)]
+        case TaskTools.restoreTask.name:
+            let now = Date()
+            let status = arguments["status"]?.stringValue.flatMap(TaskStatus.init(rawValue:)) ?? .pending
+            let task = TodoTask(
+                id: arguments["task_id"]?.intValue ?? 0, title: arguments["title"]?.stringValue ?? "",
+                description: arguments["description"]?.stringValue, status: status, createdAt: now, updatedAt: now,
+                completedAt: status == .completed ? now : nil)
+            return ["task": Self.json(try await tasks.restore(task)), "restored": true]
         default:
             throw ToolError(code: "unknown_tool", message: "no tool named \(name)")
         }

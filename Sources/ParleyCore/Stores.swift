@@ -30,6 +30,9 @@ public protocol TaskRepository: Sendable {
     func update(user: UserID, id: Int, patch: TaskPatch) async throws -> TodoTask?
     /// Deletes and returns the task; `nil` when the user has no such task.
     func delete(user: UserID, id: Int) async throws -> TodoTask?
+    /// Puts a deleted task back under its own number (undo); `nil` when that number is in use
+    /// or was never handed out, so a restore can neither overwrite a task nor invent a number.
+    func restore(user: UserID, task: TodoTask) async throws -> TodoTask?
 }
 
 public protocol ConversationRepository: Sendable {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The five task operations with their rules (title 1–200 characters, description at most
+/// The task operations with their rules (title 1–200 characters, description at most
 /// 2,000), shared by the REST routes and the agent's tools so both behave the same.
 public struct TaskService: Sendable {
     public static let maxTitleLength = 200
@@ -47,6 +47,16 @@ public struct TaskService: Sendable {
         }
         guard let task = try await repository.update(user: user, id: id, patch: patch) else { throw Self.notFound(id) }
         return task
+    }
+
+    /// Brings back a deleted task with its number, title, description, status and creation time.
+    public func restore(_ task: TodoTask) async throws -> TodoTask {
+        var task = task
+        task.title = try Self.validTitle(task.title)
+        task.description = try Self.validDescription(task.description)
+        if let restored = try await repository.restore(user: user, task: task) { return restored }
+        if try await repository.get(user: user, id: task.id) != nil { throw ParleyError.conflict("task \(task.id) exists") }
+        throw Self.notFound(task.id)
     }
 
     static func notFound(_ id: Int) -> ParleyError { .notFound("task \(id)") }

@@ -29,6 +29,7 @@ struct Auditor: Sendable {
         case "add_task": action = "task.create"
         case "complete_task", "update_task": action = "task.update"
         case "delete_task": action = "task.delete"
+        case "restore_task": action = "task.restore"
         default:
             guard errorCode != nil else { return nil }
             action = "task.read"

@@ -122,7 +122,7 @@ struct ToolExecutorTests {
     }
 
     @Test func everyToolHasAnObjectSchema() {
-        #expect(TaskTools.all.map(\.name) == ["add_task", "list_tasks", "complete_task", "delete_task", "update_task"])
+        #expect(TaskTools.all.map(\.name) == ["add_task", "list_tasks", "complete_task", "delete_task", "update_task", "restore_task"])
         for tool in TaskTools.all {
             #expect(tool.inputSchema["type"] == "object")
             #expect(tool.inputSchema["additionalProperties"] == false)

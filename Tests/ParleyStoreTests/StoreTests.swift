@@ -24,6 +24,28 @@ struct StoreTests {
         #expect(try await store.tasks.list(user: alice, status: nil).map(\.id) == [1, 3])
     }
 
+    @Test(arguments: Backend.allCases) func aDeletedTaskIsRestoredUnderItsNumberOnly(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)
+        _ = try await store.tasks.create(user: alice, title: "a1", description: nil)
+        _ = try await store.tasks.create(user: alice, title: "a2", description: "second")
+        let completed = try #require(try await store.tasks.update(user: alice, id: 2, patch: TaskPatch(status: .completed)))
+        let deleted = try #require(try await store.tasks.delete(user: alice, id: 2))
+
+        let restored = try #require(try await store.tasks.restore(user: alice, task: deleted))
+        #expect(restored.id == 2 && restored.title == "a2" && restored.description == "second" && restored.status == .completed)
+        #expect(restored.createdAt == completed.createdAt && restored.completedAt == completed.completedAt)
+        // Not over a task in use, not under a number never handed out, not into another user's list.
+        #expect(try await store.tasks.restore(user: alice, task: deleted) == nil)
+        var invented = deleted
+        invented.id = 7
+        #expect(try await store.tasks.restore(user: alice, task: invented) == nil)
+        #expect(try await store.tasks.restore(user: bob, task: deleted) == nil)
+        #expect(try await store.tasks.list(user: alice, status: nil).map(\.id) == [1, 2])
+        #expect(try await store.tasks.list(user: bob, status: nil).isEmpty)
+        #expect(try await store.tasks.create(user: alice, title: "a3", description: nil).id == 3)
+    }
+
     @Test(arguments: Backend.allCases) func concurrentCreatesGetDistinctNumbers(backend: Backend) async throws {
         let fixture = try await backend.fixture()
         let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)

@@ -43,7 +43,7 @@ try:
 except ImportError:  # pragma: no cover - plain script mode
     pytest = None  # type: ignore[assignment]
 
-EXPECTED_TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+EXPECTED_TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task", "restore_task"}
 PROTOCOL_VERSION = "2025-06-18"  # any of Swift SDK 0.12.1's: 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25
 
 

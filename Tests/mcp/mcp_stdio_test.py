@@ -44,7 +44,7 @@ async def main() -> None:
             initialized = await session.initialize()
             assert initialized.server_info.name == "parley", initialized
             names = {tool.name for tool in (await session.list_tools()).tools}
-            assert names == {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}, names
+            assert names == {"add_task", "list_tasks", "complete_task", "delete_task", "update_task", "restore_task"}, names
             result = await session.call_tool("add_task", {"title": title})
             assert not result.is_error, result
             added = json.loads(result.content[0].text)

@@ -114,6 +114,7 @@ enum ToolCallSummary {
             return call.result["already_completed"]?.boolValue == true ? "Task \(id) was already done: \(title)" : "Completed task \(id): \(title)"
         case "delete_task": return "Deleted task \(id): \(title)"
         case "update_task": return "Updated task \(id): \(title)"
+        case "restore_task": return "Restored task \(id): \(title)"
         case "list_tasks": return "Looked at your tasks (\(call.result["count"]?.intValue ?? 0))"
         default: return call.name
         }

@@ -309,6 +309,7 @@
       case 'complete_task': return result.already_completed ? `Task ${task.id} was already done: ${task.title}` : `Completed task ${task.id}: ${task.title}`;
       case 'delete_task': return `Deleted task ${task.id}: ${task.title}`;
       case 'update_task': return `Updated task ${task.id}: ${task.title}`;
+      case 'restore_task': return `Restored task ${task.id}: ${task.title}`;
       case 'list_tasks': return `Looked at your tasks (${result.count})`;
       default: return call.name;
     }

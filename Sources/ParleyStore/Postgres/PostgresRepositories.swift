@@ -91,6 +91,19 @@ struct PostgresTaskRepository: TaskRepository {
         ).first.map(Self.task)
     }
 
+    func restore(user: UserID, task: TodoTask) async throws -> TodoTask? {
+        try await database.run(
+            """
+            INSERT INTO \(unescaped: t)tasks (user_id, number, title, description, status, created_at, updated_at, completed_at)
+            SELECT id, \(task.id), \(task.title), \(task.description), \(task.status.rawValue), \(Clock.millis(task.createdAt)),
+                \(Clock.nowMillis()), \(task.completedAt.map(Clock.millis))
+            FROM \(unescaped: t)users WHERE id = \(user.rawValue) AND last_task_number >= \(task.id)
+            ON CONFLICT (user_id, number) DO NOTHING
+            RETURNING \(unescaped: Self.columns)
+            """
+        ).first.map(Self.task)
+    }
+
     static func task(_ row: PostgresRow) throws -> TodoTask {
         let (number, title, description, status, created, updated, completed) = try row.decode(
             (Int, String, String?, String, Int, Int, Int?).self)

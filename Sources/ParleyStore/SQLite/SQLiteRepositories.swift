@@ -95,6 +95,22 @@ struct SQLiteTaskRepository: TaskRepository {
         return try rows.first.map(Self.task)
     }
 
+    func restore(user: UserID, task: TodoTask) async throws -> TodoTask? {
+        let rows = try await database.query(
+            """
+            INSERT INTO tasks (user_id, number, title, description, status, created_at, updated_at, completed_at)
+            SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM users WHERE id = ?1 AND last_task_number >= ?2
+            ON CONFLICT (user_id, number) DO NOTHING
+            RETURNING \(Self.columns)
+            """,
+            [
+                .text(user.rawValue), .integer(task.id), .text(task.title), task.description.map(SQLiteData.text) ?? .null,
+                .text(task.status.rawValue), .integer(Clock.millis(task.createdAt)), .integer(Clock.nowMillis()),
+                task.completedAt.map { .integer(Clock.millis($0)) } ?? .null,
+            ])
+        return try rows.first.map(Self.task)
+    }
+
     static func task(_ row: SQLiteRow) throws -> TodoTask {
         guard let status = TaskStatus(rawValue: try row.string("status")) else { throw StoreError.corrupt(column: "status") }
         return TodoTask(
