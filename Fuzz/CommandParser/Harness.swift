@@ -47,7 +47,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Int32 {
             checkReference(reference)
             checkText(old, "the words an edit replaces")
             checkText(new, "the words an edit puts in")
-        case .list, .greeting, .help, .thanks, .unknown, .confirm, .decline:
+        case .list, .greeting, .help, .thanks, .unknown, .confirm, .decline, .undo:
             break
         }
     }

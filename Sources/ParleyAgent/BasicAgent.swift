@@ -34,6 +34,7 @@ public struct BasicAgent: ChatAgent {
         - delete a task: "delete task 2", "remove the meeting task"
         Several at once work too: "add milk, eggs and bread", "delete tasks 1 through 3", \
         "mark all my tasks as done", "add a task to call the bank and mark task 2 as done".
+        Changed your mind? "undo" reverts my last change.
         """
 }
 
@@ -87,6 +88,8 @@ private struct Turn {
         case confirmDelete([TaskSummary])
         case update(Int, title: String?, description: String?)
         case edit(Int, replacing: String, with: String)
+        /// Reverts these tool calls (the last change of the conversation), in this order.
+        case undo([ToolCallRecord])
         case say(String)
 
         /// The tasks this step changes.
@@ -147,6 +150,7 @@ private struct Turn {
         case .edit(let reference, let old, let new):
             return await resolvedOne(reference) { .edit($0, replacing: old, with: new) }
         case .confirm: return confirmPending()
+        case .undo: return Self.planUndo(history)
         case .decline:
             if pendingDeletion() != nil { return .steps([.say("OK, I won't delete them. Your tasks are unchanged.")]) }
             return .steps([.say("OK.")])
@@ -219,6 +223,85 @@ private struct Turn {
         return ids.isEmpty ? nil : ids
     }
 
+    // MARK: Undo
+
+    static let undoHeader = "Undid your last change:"
+
+    /// "undo": the tool calls that changed tasks in the conversation's last answer that changed
+    /// any, reverted once (an answer that was itself an undo is not undone again).
+    static func planUndo(_ history: [Message]) -> Plan {
+        for message in history.reversed() where message.role == .assistant {
+            let changes = message.toolCalls.filter(isChange)
+            guard !changes.isEmpty else { continue }
+            if message.content.hasPrefix(undoHeader) {
+                return .steps([.say("I've already undone your last change, and I can undo it only once.")])
+            }
+            // Newest first when one task changed twice (added, then completed); else in the order told.
+            let ids = changes.compactMap { TaskSummary($0.result["task"])?.id }
+            return .steps([.undo(Set(ids).count == ids.count ? changes : changes.reversed())])
+        }
+        return .steps([.say("There's nothing to undo: I haven't changed any of your tasks in this conversation.")])
+    }
+
+    /// A tool call that changed a task (not a read, not a failure, not a task already done).
+    static func isChange(_ call: ToolCallRecord) -> Bool {
+        guard call.result["error"] == nil, TaskSummary(call.result["task"]) != nil else { return false }
+        switch call.name {
+        case TaskTools.addTask.name, TaskTools.deleteTask.name, TaskTools.updateTask.name, TaskTools.restoreTask.name: return true
+        case TaskTools.completeTask.name: return call.result["already_completed"]?.boolValue != true
+        default: return false
+        }
+    }
+
+    /// Each change's inverse, one tool call each: an add is deleted, a completion reopened, an
+    /// update set back to the `previous` it recorded, a deleted task restored under its number.
+    mutating func undo(_ changes: [ToolCallRecord]) async -> String {
+        var lines = [Self.undoHeader]
+        for change in changes {
+            guard let task = TaskSummary(change.result["task"]) else { continue }
+            switch change.name {
+            case TaskTools.addTask.name, TaskTools.restoreTask.name:
+                let result = await call(TaskTools.deleteTask.name, ["task_id": JSONValue(task.id)])
+                lines.append(TaskSummary(result["task"]) != nil ? "Removed task \(task.id): \(task.title)." : Self.failure(result, id: task.id))
+            case TaskTools.completeTask.name:
+                let result = await call(TaskTools.updateTask.name, ["task_id": JSONValue(task.id), "status": "pending"])
+                lines.append(
+                    TaskSummary(result["task"]) != nil ? "Task \(task.id) is pending again: \(task.title)." : Self.failure(result, id: task.id))
+            case TaskTools.updateTask.name:
+                lines.append(await revert(task, to: TaskSummary(change.result["previous"])))
+            case TaskTools.deleteTask.name:
+                lines.append(await restore(task))
+            default: continue
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    mutating func revert(_ task: TaskSummary, to before: TaskSummary?) async -> String {
+        guard let before else { return "I can't undo the change to task \(task.id): I don't know what it was before." }
+        var arguments: [String: JSONValue] = ["task_id": JSONValue(task.id)]
+        if before.title != task.title { arguments["title"] = .string(before.title) }
+        if before.description != task.description { arguments["description"] = .string(before.description ?? "") }
+        if before.isCompleted != task.isCompleted { arguments["status"] = .string(before.isCompleted ? "completed" : "pending") }
+        guard arguments.count > 1 else { return "Task \(task.id) had not changed: \(task.title)." }
+        let result = await call(TaskTools.updateTask.name, .object(arguments))
+        guard let now = TaskSummary(result["task"]) else { return Self.failure(result, id: task.id) }
+        return "Task \(now.id) is back to \(Self.quoted(now))."
+    }
+
+    mutating func restore(_ task: TaskSummary) async -> String {
+        var arguments: [String: JSONValue] = [
+            "task_id": JSONValue(task.id), "title": .string(task.title), "status": .string(task.isCompleted ? "completed" : "pending"),
+        ]
+        if let description = task.description { arguments["description"] = .string(description) }
+        let result = await call(TaskTools.restoreTask.name, .object(arguments))
+        if let restored = TaskSummary(result["task"]) { return "Restored task \(restored.id): \(restored.title)." }
+        if result["error"]?["code"]?.stringValue == "conflict" {
+            return "I couldn't restore task \(task.id) (\(task.title)): that number is in use again."
+        }
+        return Self.failure(result, id: task.id)
+    }
+
     mutating func execute(_ step: Step) async -> String {
         switch step {
         case .add(let drafts): return await add(drafts)
@@ -231,6 +314,7 @@ private struct Turn {
             return Self.confirmationHeader + "\(tasks.count) tasks:\n" + tasks.map(Self.line).joined(separator: "\n") + "\n"
                 + Self.confirmationFooter
         case .update(let id, let title, let description): return await update(id, title: title, description: description)
+        case .undo(let changes): return await undo(changes)
         case .edit(let id, let old, let new): return await edit(id, replacing: old, with: new)
         case .say(let text): return text
         }
@@ -412,6 +496,11 @@ private struct Turn {
     }
 
     // MARK: Wording
+
+    /// "Buy groceries (pending)", with its description when it has one.
+    static func quoted(_ task: TaskSummary) -> String {
+        "\"\(task.title)\"" + (task.description.map { " (\($0))" } ?? "") + (task.isCompleted ? ", completed" : ", pending")
+    }
 
     static func line(_ task: TaskSummary) -> String {
         "\(task.id). \(task.title) (\(task.isCompleted ? "completed" : "pending"))"

@@ -44,6 +44,8 @@ public enum Command: Sendable, Hashable {
     case confirm
     /// "no", "never mind".
     case decline
+    /// "undo", "put it back": revert the last change made in this conversation.
+    case undo
     case greeting(alsoHelp: Bool)
     case help
     case thanks
@@ -92,6 +94,7 @@ public enum CommandParser {
         let text = normalize(message)
         guard !text.isEmpty else { return [.unknown] }
         if let answer = parseAnswer(text) { return [answer] }
+        if undoPattern.matches(text) { return [.undo] }
         if let greeting = parseGreeting(text) { return [greeting] }
         if let parts = Compound.split(text) { return parts }
         return [parseCommand(text) ?? .unknown]
@@ -119,6 +122,18 @@ public enum CommandParser {
         if noStarts.contains(first), words.allSatisfy(noWords.contains) { return .decline }
         return nil
     }
+
+    // MARK: Undo
+
+    /// "undo", "undo that", "revert my last change", "put it back", "oops, bring them back",
+    /// "I didn't mean that, undo it". "undo task 3" names a task and stays a reopen.
+    static let undoPattern = Pattern(
+        #"(?:(?:oops|whoops|oh no|sorry|no|wait|nope|my bad|my mistake|wrong one|that was wrong|that's wrong|thats wrong|i didn'?t mean (?:that|to(?: do that)?|to (?:delete|remove|complete|change|add) (?:that|it|them|those))|that was a mistake|mistake)[,!.;:]?\s+)*"#
+            + #"(?:(?:please\s+|can you\s+|could you\s+)?(?:undo|revert|reverse|roll back|rollback|undelete|take back)(?:\s+(?:that|it|this|them|those|these|the last (?:change|action|thing|step|one|command)|my last (?:change|action|command|request|step)|your last (?:change|action|step)|the (?:last |previous )?(?:change|changes|delete|deletion|removal|completion|edit|update|rename|add|addition)|what (?:you|i) just did|what you did|the last thing(?: you did)?|everything you just did))?(?:\s+(?:back|please|again|for me|now))*"#
+            + #"|(?:please\s+)?(?:put|bring|get|give|take)\s+(?:it|that|them|those|this|these|that task|those tasks|the tasks?(?: i (?:just )?(?:deleted|removed))?|what you (?:deleted|removed))\s+back(?:\s+(?:please|again))?"#
+            + #"|(?:please\s+)?(?:bring|put|get)\s+back\s+(?:it|that|them|those|this|these|that task|those tasks|the tasks?(?: i (?:just )?(?:deleted|removed))?|what you (?:deleted|removed))"#
+            + #"|(?:please\s+)?restore\s+(?:it|that|them|those|this|these|that task|those tasks|the tasks?(?: i (?:just )?(?:deleted|removed))?|what you (?:deleted|removed))"#
+            + ")")
 
     // MARK: Normalisation
 

@@ -44,7 +44,7 @@ enum Compound {
 
     private static func isRequest(_ command: Command) -> Bool {
         switch command {
-        case .unknown, .greeting, .help, .thanks, .confirm, .decline: false
+        case .unknown, .greeting, .help, .thanks, .confirm, .decline, .undo: false
         // "…, add that": a pointer to the other part, not a task called "That".
         case .add(let drafts): !(drafts.count == 1 && pronouns.contains(drafts[0].title.lowercased()))
         default: true
