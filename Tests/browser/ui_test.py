@@ -171,6 +171,14 @@ def with_dev_sign_in(driver):
     wait(driver, text_in("#messages", "Deleted task 4: Jam."))
     wait(driver, visible("#tasks-empty"))
     shot(driver, "05f-bulk-delete-done")
+    # Undo brings the four back under their numbers, each restore a tool call of its own.
+    send(driver, "undo")
+    wait(driver, text_in("#messages", "Restored task 1: Buy milk."))
+    calls = driver.find_elements(By.CSS_SELECTOR, "#messages .assistant")[-1].find_elements(By.CSS_SELECTOR, ".tool-call")
+    check(len(calls) == 4 and all(c.text.startswith("Restored task") for c in calls), f"each restore is shown: {[c.text for c in calls]}")
+    wait(driver, text_in("#tasks", "4. Jam"))
+    check("1. Buy milk" in driver.find_element(By.ID, "tasks").text, "the task list shows the restored tasks")
+    shot(driver, "05g-undo")
 
     # Shift+Enter is a new line, not a send.
     box = driver.find_element(By.ID, "message")
