@@ -120,18 +120,18 @@ struct RedisClientTests {
         let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: 0).get()
         var configuration = RedisConfiguration(host: "127.0.0.1", port: silent.localAddress?.port ?? 0, password: "x")
-        configuration.connectTimeout = .milliseconds(300)
+        configuration.connectTimeout = .seconds(1)
         configuration.reconnectBackoff = .seconds(5)
         let pool = RedisConnectionPool(configuration: configuration, logger: Logger(label: "test"))
         var started = ContinuousClock.now
         await #expect(throws: (any Error).self) { try await pool.ping() }
-        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        #expect(ContinuousClock.now - started >= .seconds(1))
         started = ContinuousClock.now
         for _ in 0..<100 {
             await #expect(throws: RedisClientError.self) { try await pool.ping() }
         }
         // 100 requests in less than one connect timeout: none of them tried to connect.
-        #expect(ContinuousClock.now - started < .milliseconds(300))
+        #expect(ContinuousClock.now - started < .seconds(1))
         await pool.shutdown()
         try await silent.close()
     }

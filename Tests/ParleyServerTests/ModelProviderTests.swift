@@ -200,7 +200,9 @@ struct ModelRouteTests {
             let reply = try await client.send(.post, "/api/v1/chat", token: alice, json: chatBody("hello")).json
             let elapsed = ContinuousClock.now - start
             #expect(reply["response"] == "Still here.")
-            #expect(elapsed >= .seconds(1) && elapsed < .seconds(4), "\(elapsed)")
+            // The hang lasts until the server stops, after this check: without the timeout the
+            // turn would never end. The upper bound leaves room for a loaded test machine.
+            #expect(elapsed >= .seconds(1) && elapsed < .seconds(15), "\(elapsed)")
             print("fallback after a hanging provider (1 s timeout): \(elapsed)")
         }
         await first.stop()
