@@ -49,14 +49,19 @@ public struct ModelAgent: ChatAgent {
 
     static let unavailableNotice = "The AI assistant is unavailable right now, so I handled this with basic commands."
 
+    /// Whether the basic agent would act on `message`: a task command, or the answer to its own question.
+    static func isTaskCommand(_ message: String, history: [Message]) -> Bool {
+        let command = CommandParser.parse(message)
+        return command == .confirm || command == .decline ? BasicAgent.isAwaitingAnswer(history) : command != .unknown
+    }
+
     public func respond(
         to message: String, history: [Message], tools executor: any ToolExecutor, events: AgentEventSink? = nil
     ) async throws -> AgentReply {
         // With a model that cannot call tools, task commands (and the answer to the basic agent's
-        // own question) go to the basic agent.
-        let command = CommandParser.parse(message)
-        let isTaskCommand = command == .confirm || command == .decline ? BasicAgent.isAwaitingAnswer(history) : command != .unknown
-        if let lead = router.lead(of: route), await lead.toolCapability() == .textOnly, isTaskCommand {
+        // own question) go to the basic agent. Parsed only then: the parser's regular expressions
+        // cost a tool-calling turn about a seventh of its CPU.
+        if let lead = router.lead(of: route), await lead.toolCapability() == .textOnly, Self.isTaskCommand(message, history: history) {
             return try await fallback.respond(to: message, history: history, tools: executor, events: events)
         }
         var messages: [ChatMessage] = [.system(Self.systemPrompt)]
