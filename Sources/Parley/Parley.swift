@@ -18,6 +18,7 @@ struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "A multi-tenant AI chat service with a to-do agent built in.",
+        version: ParleyBuild.version,
         subcommands: [Serve.self, MCPCommand.self, Worker.self, Token.self, Migrate.self, Audit.self, PII.self, Probe.self],
         defaultSubcommand: Serve.self
     )

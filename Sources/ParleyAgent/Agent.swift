@@ -8,12 +8,15 @@ public struct AgentReply: Sendable, Hashable {
     public var model: String
     /// True when a configured model failed and a fallback answered instead.
     public var fallbackUsed: Bool
+    /// The providers and model calls behind the answer (empty for the basic agent alone).
+    public var record: TurnRecord
 
-    public init(text: String, toolCalls: [ToolCallRecord], model: String, fallbackUsed: Bool = false) {
+    public init(text: String, toolCalls: [ToolCallRecord], model: String, fallbackUsed: Bool = false, record: TurnRecord = TurnRecord()) {
         self.text = text
         self.toolCalls = toolCalls
         self.model = model
         self.fallbackUsed = fallbackUsed
+        self.record = record
     }
 }
 
@@ -52,6 +55,19 @@ struct ReportingToolExecutor: ToolExecutor {
         await events(.toolStarted(name: name, arguments: arguments))
         let record = await tools.call(name, arguments: arguments)
         await events(.toolFinished(record))
+        return record
+    }
+}
+
+/// Tells `observe` of every tool call and how long it took.
+struct TimedToolExecutor: ToolExecutor {
+    let tools: any ToolExecutor
+    let observe: @Sendable (ToolCallRecord, Duration) -> Void
+
+    func call(_ name: String, arguments: JSONValue) async -> ToolCallRecord {
+        let started = ContinuousClock.now
+        let record = await tools.call(name, arguments: arguments)
+        observe(record, .now - started)
         return record
     }
 }

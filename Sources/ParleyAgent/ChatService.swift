@@ -11,11 +11,28 @@ public struct ChatService: Sendable {
     /// How many earlier messages the agent sees.
     let contextMessages: Int
     let toolProvider: any ToolProvider
+    /// Told of every tool call with how long it took (metrics).
+    let onToolCall: (@Sendable (ToolCallRecord, Duration) -> Void)?
 
-    public init(agent: any ChatAgent, contextMessages: Int = 20, toolProvider: any ToolProvider = DirectToolProvider()) {
+    public init(
+        agent: any ChatAgent, contextMessages: Int = 20, toolProvider: any ToolProvider = DirectToolProvider(),
+        onToolCall: (@Sendable (ToolCallRecord, Duration) -> Void)? = nil
+    ) {
         self.agent = agent
         self.contextMessages = contextMessages
         self.toolProvider = toolProvider
+        self.onToolCall = onToolCall
+    }
+
+    /// Which request asked for a turn: kept in the turn's record.
+    public struct Origin: Sendable {
+        public var requestID: String?
+        public var traceID: String?
+
+        public init(requestID: String? = nil, traceID: String? = nil) {
+            self.requestID = requestID
+            self.traceID = traceID
+        }
     }
 
     public struct Turn: Sendable {
@@ -67,10 +84,11 @@ public struct ChatService: Sendable {
     /// calls and the answer's text are reported as they happen.
     public func run(
         _ prepared: PreparedTurn, user: UserID, store: any TenantStore, agent: (any ChatAgent)? = nil, events: AgentEventSink? = nil,
-        credentials: ToolCredentials? = nil
+        credentials: ToolCredentials? = nil, origin: Origin = Origin()
     ) async throws -> Turn {
         let reply = try await respond(
-            to: prepared.message, history: prepared.history, user: user, store: store, agent: agent, events: events, credentials: credentials)
+            to: prepared.message, history: prepared.history, user: user, store: store, agent: agent, events: events, credentials: credentials,
+            origin: origin)
         // Written only once the answer exists: a failed turn leaves no half-conversation.
         let target: Conversation
         if let conversation = prepared.conversation {
@@ -82,7 +100,7 @@ public struct ChatService: Sendable {
             user: user, conversation: target.id,
             messages: [
                 NewMessage(role: .user, content: prepared.message),
-                NewMessage(role: .assistant, content: reply.text, toolCalls: reply.toolCalls, model: reply.model),
+                NewMessage(role: .assistant, content: reply.text, toolCalls: reply.toolCalls, model: reply.model, record: reply.record),
             ])
         guard stored.count == 2 else { throw ParleyError.unavailable("the message could not be stored") }
         return Turn(conversation: target, userMessage: stored[0], assistantMessage: stored[1], reply: reply)
@@ -118,16 +136,18 @@ public struct ChatService: Sendable {
     /// A failed answer removes the placeholder (the question stays, to be retried).
     public func answer(
         _ question: Message, into placeholder: Message, user: UserID, store: any TenantStore, agent: (any ChatAgent)? = nil,
-        events: AgentEventSink? = nil, credentials: ToolCredentials? = nil
+        events: AgentEventSink? = nil, credentials: ToolCredentials? = nil, origin: Origin = Origin()
     ) async throws -> (answer: Message, reply: AgentReply) {
         do {
             let history = try await store.conversations.messages(
                 user: user, conversation: question.conversationID, limit: contextMessages, before: question.id)
             let reply = try await respond(
-                to: question.content, history: history, user: user, store: store, agent: agent, events: events, credentials: credentials)
+                to: question.content, history: history, user: user, store: store, agent: agent, events: events, credentials: credentials,
+                origin: origin)
             guard
                 let answer = try await store.conversations.complete(
-                    user: user, message: placeholder.id, content: reply.text, toolCalls: reply.toolCalls, model: reply.model)
+                    user: user, message: placeholder.id, content: reply.text, toolCalls: reply.toolCalls, model: reply.model,
+                    record: reply.record)
             else { throw ParleyError.notFound("conversation \(question.conversationID)") }
             return (answer, reply)
         } catch {
@@ -136,16 +156,24 @@ public struct ChatService: Sendable {
         }
     }
 
-    /// The agent's answer, with the caller's tools (reported to `events` when given).
+    /// The agent's answer, with the caller's tools (reported to `events` when given), and its
+    /// record completed with the turn's time and origin.
     private func respond(
         to message: String, history: [Message], user: UserID, store: any TenantStore, agent: (any ChatAgent)?,
-        events: AgentEventSink?, credentials: ToolCredentials?
+        events: AgentEventSink?, credentials: ToolCredentials?, origin: Origin
     ) async throws -> AgentReply {
         let agent = agent ?? self.agent
-        return try await toolProvider.withTools(for: TaskService(repository: store.tasks, user: user), credentials: credentials) { executor in
-            let tools: any ToolExecutor = events.map { ReportingToolExecutor(tools: executor, events: $0) } ?? executor
+        let started = ContinuousClock.now
+        var reply = try await toolProvider.withTools(for: TaskService(repository: store.tasks, user: user), credentials: credentials) {
+            executor in
+            var tools: any ToolExecutor = onToolCall.map { TimedToolExecutor(tools: executor, observe: $0) } ?? executor
+            if let events { tools = ReportingToolExecutor(tools: tools, events: events) }
             return try await agent.respond(to: message, history: history, tools: tools, events: events)
         }
+        reply.record.duration = .now - started
+        reply.record.requestID = origin.requestID
+        reply.record.traceID = origin.traceID
+        return reply
     }
 
     static func title(for message: String) -> String {

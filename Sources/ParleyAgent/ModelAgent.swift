@@ -104,6 +104,11 @@ public struct ModelAgent: ChatAgent {
         var records: [ToolCallRecord] = []
         var lastModel = ""
         var fellBack = false
+        // What the turn's record keeps: every model call and fallback of every round.
+        var trail = TurnRecord()
+        func reply(_ text: String, model: String, fallbackUsed: Bool) -> AgentReply {
+            AgentReply(text: text, toolCalls: records, model: model, fallbackUsed: fallbackUsed, record: trail)
+        }
         for turn in 1...maxTurns {
             let routed: RoutedResponse
             do {
@@ -124,24 +129,26 @@ public struct ModelAgent: ChatAgent {
                 } else {
                     routed = try await router.complete(route: route, request: { request(for: $0, offering: offered) }, validate: validate)
                 }
-            } catch is AllProvidersFailed {
+            } catch let failure as AllProvidersFailed {
+                trail.note(failure.fallbacks, calls: failure.calls)
+                trail.provider = nil
                 // Tools already ran this turn: say what they did rather than run the command again.
                 if !records.isEmpty {
-                    return AgentReply(text: await finalText(Self.summary(of: records)), toolCalls: records, model: lastModel, fallbackUsed: true)
+                    return reply(await finalText(Self.summary(of: records)), model: lastModel, fallbackUsed: true)
                 }
                 let basic = try await fallback.respond(to: message, history: history, tools: executor)
-                return AgentReply(
-                    text: await finalText(Self.unavailableNotice + "\n\n" + basic.text), toolCalls: basic.toolCalls, model: basic.model,
-                    fallbackUsed: true)
+                records = basic.toolCalls
+                return reply(await finalText(Self.unavailableNotice + "\n\n" + basic.text), model: basic.model, fallbackUsed: true)
             }
+            trail.note(routed.fallbacks, calls: routed.calls)
+            trail.provider = routed.provider.name
             lastModel = routed.provider.configuration.model
             fellBack = fellBack || !routed.fallbacks.isEmpty
             let answer = routed.provider.configuration.external ? pseudonyms.restore(routed.response.message) : routed.response.message
             guard let calls = answer.toolCalls, !calls.isEmpty else {
                 let text = (answer.content ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-                return AgentReply(
-                    text: await finalText(text.isEmpty && !records.isEmpty ? Self.summary(of: records) : text), toolCalls: records,
-                    model: lastModel, fallbackUsed: fellBack)
+                return reply(
+                    await finalText(text.isEmpty && !records.isEmpty ? Self.summary(of: records) : text), model: lastModel, fallbackUsed: fellBack)
             }
             messages.append(answer)
             for call in calls {
@@ -151,7 +158,7 @@ public struct ModelAgent: ChatAgent {
                 messages.append(.tool(Self.compact(record.result), callID: call.id))
             }
         }
-        return AgentReply(text: await finalText(Self.summary(of: records)), toolCalls: records, model: lastModel, fallbackUsed: fellBack)
+        return reply(await finalText(Self.summary(of: records)), model: lastModel, fallbackUsed: fellBack)
     }
 
     /// Rejects an answer whose tool calls cannot run as written.
@@ -190,5 +197,13 @@ public struct ModelAgent: ChatAgent {
             if let tasks = record.result["tasks"]?.arrayValue { return "You have \(tasks.count) task\(tasks.count == 1 ? "" : "s")." }
             return "Done: \(record.name)."
         }.joined(separator: " ")
+    }
+}
+
+extension TurnRecord {
+    /// Adds one routing's fallbacks and calls to the turn's.
+    mutating func note(_ passedOver: [FallbackRecord], calls: [ModelCallRecord]) {
+        fallbacks += passedOver
+        modelCalls += calls
     }
 }

@@ -26,3 +26,23 @@ public struct HTTPDocumentFetcher: DocumentFetcher {
         return Data(body.readableBytesView)
     }
 }
+
+/// Tells `onFailure` of every fetch that failed (metrics: an identity provider that cannot be reached).
+public struct FailureCountingFetcher: DocumentFetcher {
+    let base: any DocumentFetcher
+    let onFailure: @Sendable () -> Void
+
+    public init(base: any DocumentFetcher, onFailure: @escaping @Sendable () -> Void) {
+        self.base = base
+        self.onFailure = onFailure
+    }
+
+    public func fetch(_ url: URL) async throws -> Data {
+        do {
+            return try await base.fetch(url)
+        } catch {
+            onFailure()
+            throw error
+        }
+    }
+}

@@ -88,12 +88,15 @@ public struct AuditFilter: Sendable, Hashable {
     public var until: Date?
     /// Only events with a sequence number below this (paging backwards).
     public var before: Int?
+    /// Only events of these requests (`X-Request-ID`); empty: any request.
+    public var requestIDs: [String]
     public var limit: Int
 
     public init(
         action: String? = nil, actor: String? = nil, outcome: AuditEvent.Outcome? = nil, since: Date? = nil,
-        until: Date? = nil, before: Int? = nil, limit: Int = 100
+        until: Date? = nil, before: Int? = nil, requestIDs: [String] = [], limit: Int = 100
     ) {
+        self.requestIDs = requestIDs
         self.action = action
         self.actor = actor
         self.outcome = outcome

@@ -111,12 +111,16 @@ public struct NewMessage: Sendable, Hashable {
     public var content: String
     public var toolCalls: [ToolCallRecord]
     public var model: String?
+    /// How an answer came about (providers, model calls, request id), for admins: stored beside
+    /// the message, read only by `ConversationRepository.turnRecords`.
+    public var record: TurnRecord?
 
-    public init(role: MessageRole, content: String, toolCalls: [ToolCallRecord] = [], model: String? = nil) {
+    public init(role: MessageRole, content: String, toolCalls: [ToolCallRecord] = [], model: String? = nil, record: TurnRecord? = nil) {
         self.role = role
         self.content = content
         self.toolCalls = toolCalls
         self.model = model
+        self.record = record
     }
 }
 

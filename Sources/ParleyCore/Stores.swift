@@ -46,7 +46,9 @@ public protocol ConversationRepository: Sendable {
     func rename(user: UserID, id: Int, title: String) async throws -> Conversation?
     /// Sets the content of one of the user's assistant messages (an answer stored empty while it
     /// streams, for ChatKit); `nil` when there is no such message.
-    func complete(user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?) async throws -> Message?
+    func complete(
+        user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?, record: TurnRecord?
+    ) async throws -> Message?
     /// Deletes the conversation's messages after `messageID` (a retried answer replaces them);
     /// returns how many went.
     func deleteMessages(user: UserID, conversation: Int, after messageID: Int) async throws -> Int
@@ -55,6 +57,9 @@ public protocol ConversationRepository: Sendable {
     /// The newest `limit` messages with an id below `before`, returned oldest first; of one
     /// conversation, or of all the user's conversations when `conversation` is nil.
     func messages(user: UserID, conversation: Int?, limit: Int, before: Int?) async throws -> [Message]
+    /// The records of the conversation's answers (how each came about), by message id; for admins
+    /// debugging a turn. Answers stored without one are left out.
+    func turnRecords(user: UserID, conversation: Int) async throws -> [Int: TurnRecord]
 }
 
 public protocol FeedbackRepository: Sendable {

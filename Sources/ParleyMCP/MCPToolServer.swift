@@ -54,7 +54,7 @@ public struct MCPToolServer: Sendable {
     public let logger: Logger
 
     public init(
-        version: String = "1.0.0", tools: [ToolDefinition] = TaskTools.all, structuredContent: Bool = true,
+        version: String = ParleyBuild.version, tools: [ToolDefinition] = TaskTools.all, structuredContent: Bool = true,
         logger: Logger = Logger(label: "parley.mcp"),
         onToolCall: (@Sendable (MCPToolCallEvent) async -> Void)? = nil
     ) {

@@ -180,17 +180,14 @@ enum ToolProbe {
     }
 }
 
-/// Why one provider was passed over.
-public struct FallbackRecord: Sendable, Hashable {
-    public var provider: String
-    /// `timeout`, `unreachable`, `server_error`, `rate_limited`, `malformed`, `invalid_tool_call`,
-    /// `cooling_down`, …
-    public var reason: String
-}
+/// Why one provider was passed over (as a turn's record keeps it).
+public typealias FallbackRecord = TurnRecord.Fallback
 
 /// Every provider of the route failed or was cooling down.
 public struct AllProvidersFailed: Error, Sendable, CustomStringConvertible {
     public let fallbacks: [FallbackRecord]
+    /// The calls that were made (providers cooling down were not called).
+    public let calls: [ModelCallRecord]
 
     public var description: String {
         "no model answered: " + fallbacks.map { "\($0.provider) (\($0.reason))" }.joined(separator: ", ")
@@ -203,25 +200,31 @@ public struct RoutedResponse: Sendable {
     public let provider: ModelProvider
     /// Providers tried before it, and why each was passed over.
     public let fallbacks: [FallbackRecord]
+    /// Every call made on the way, the answering one last.
+    public let calls: [ModelCallRecord]
 }
 
 /// Sends a request along a route of providers: the first usable answer wins; a timeout,
 /// refused connection, 5xx, 429, malformed answer or an answer `validate` rejects falls
-/// through to the next provider. Each fallback is logged and reported to `onFallback`.
+/// through to the next provider. Each fallback is logged and reported to `onFallback`, every call
+/// made (answered or not) to `onCall`.
 public final class ModelRouter: Sendable {
     public let providers: [String: ModelProvider]
     public let defaultRoute: [String]
     let logger: Logger
     let onFallback: @Sendable (FallbackRecord) -> Void
+    let onCall: @Sendable (ModelCallRecord) -> Void
 
     public init(
         providers: [ModelProvider], defaultRoute: [String], logger: Logger,
-        onFallback: @escaping @Sendable (FallbackRecord) -> Void = { _ in }
+        onFallback: @escaping @Sendable (FallbackRecord) -> Void = { _ in },
+        onCall: @escaping @Sendable (ModelCallRecord) -> Void = { _ in }
     ) {
         self.providers = Dictionary(providers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.defaultRoute = defaultRoute
         self.logger = logger
         self.onFallback = onFallback
+        self.onCall = onCall
     }
 
     /// The providers of `route` (or the default route), unknown names left out.
@@ -254,7 +257,7 @@ public final class ModelRouter: Sendable {
         route: [String]?, request: (ModelProvider) -> ChatRequest,
         validate: (ChatResponse) throws -> Void = { _ in }
     ) async throws -> RoutedResponse {
-        try await along(route, validate: validate) { provider in try await provider.model.complete(request(provider)) }
+        try await along(route, validate: validate) { provider, _ in try await provider.model.complete(request(provider)) }
     }
 
     /// Like `complete`, streaming: each piece of text goes to `onText` as it arrives. A provider
@@ -265,12 +268,14 @@ public final class ModelRouter: Sendable {
         onText: (ModelProvider, String) async -> Void, onRestart: () async -> Void
     ) async throws -> RoutedResponse {
         // Validated inside the attempt: an answer rejected after its text went out needs a restart too.
-        try await along(route, validate: { _ in }) { provider in
+        try await along(route, validate: { _ in }) { provider, firstToken in
             var sentText = false
+            let started = ContinuousClock.now
             do {
                 for try await event in provider.model.stream(request(provider)) {
                     switch event {
                     case .text(let piece):
+                        if !sentText { firstToken = .now - started }
                         sentText = true
                         await onText(provider, piece)
                     case .completed(let response):
@@ -288,25 +293,44 @@ public final class ModelRouter: Sendable {
 
     /// The first provider of the route whose `attempt` gives an answer `validate` accepts.
     private func along(
-        _ route: [String]?, validate: (ChatResponse) throws -> Void, attempt: (ModelProvider) async throws -> ChatResponse
+        _ route: [String]?, validate: (ChatResponse) throws -> Void,
+        attempt: (ModelProvider, _ firstToken: inout Duration?) async throws -> ChatResponse
     ) async throws -> RoutedResponse {
         var fallbacks: [FallbackRecord] = []
+        var calls: [ModelCallRecord] = []
         for provider in resolve(route) {
             if provider.breaker.isOpen() {
                 fallbacks.append(record(provider, "cooling_down", nil))
                 continue
             }
+            let started = ContinuousClock.now
+            var firstToken: Duration?
+            var response: ChatResponse?
             do {
-                let response = try await attempt(provider)
-                try validate(response)
+                let answer = try await attempt(provider, &firstToken)
+                response = answer
+                try validate(answer)
                 provider.breaker.recordSuccess()
-                return RoutedResponse(response: response, provider: provider, fallbacks: fallbacks)
+                let call = ModelCallRecord(
+                    provider: provider.name, requestModel: provider.configuration.model, responseModel: answer.model,
+                    outcome: "ok", duration: .now - started, timeToFirstToken: firstToken, inputTokens: answer.usage?.promptTokens,
+                    outputTokens: answer.usage?.completionTokens, finishReason: answer.finishReason)
+                onCall(call)
+                calls.append(call)
+                return RoutedResponse(response: answer, provider: provider, fallbacks: fallbacks, calls: calls)
             } catch is CancellationError {
                 throw CancellationError()
             } catch let error as ModelError where error == .cancelled {
                 throw CancellationError()
             } catch {
                 let reason = (error as? ModelError)?.reason ?? (error as? InvalidToolCall).map { _ in "invalid_tool_call" } ?? "failed"
+                // An answer rejected by `validate` still spent its tokens.
+                let call = ModelCallRecord(
+                    provider: provider.name, requestModel: provider.configuration.model, responseModel: response?.model,
+                    outcome: reason, duration: .now - started, timeToFirstToken: firstToken, inputTokens: response?.usage?.promptTokens,
+                    outputTokens: response?.usage?.completionTokens, finishReason: response?.finishReason)
+                onCall(call)
+                calls.append(call)
                 fallbacks.append(record(provider, reason, error))
                 if provider.breaker.recordFailure() {
                     logger.warning(
@@ -315,7 +339,7 @@ public final class ModelRouter: Sendable {
                 }
             }
         }
-        throw AllProvidersFailed(fallbacks: fallbacks)
+        throw AllProvidersFailed(fallbacks: fallbacks, calls: calls)
     }
 
     private func record(_ provider: ModelProvider, _ reason: String, _ error: (any Error)?) -> FallbackRecord {

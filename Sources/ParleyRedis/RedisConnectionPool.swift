@@ -33,6 +33,7 @@ public final class RedisConnectionPool: RedisClient {
     private let isShutDown = Atomic<Bool>(false)
     /// Set when a connect fails: until then, requests that would connect fail at once.
     private let backoff = Mutex<(until: ContinuousClock.Instant, reason: String)?>(nil)
+    private let failedCommands = Atomic<Int>(0)
 
     public init(
         configuration: RedisConfiguration,
@@ -46,11 +47,35 @@ public final class RedisConnectionPool: RedisClient {
     }
 
     public func send(_ command: RESPCommand, timeout: Duration?) async throws -> RESPValue {
-        try await withConnection { try await $0.send(command, timeout: timeout) }
+        try await counted { try await withConnection { try await $0.send(command, timeout: timeout) } }
     }
 
     public func pipeline(_ commands: [RESPCommand], timeout: Duration?) async throws -> [RESPValue] {
-        try await withConnection { try await $0.pipeline(commands, timeout: timeout) }
+        try await counted { try await withConnection { try await $0.pipeline(commands, timeout: timeout) } }
+    }
+
+    /// Connections configured (`redis.poolSize`).
+    public var size: Int { slots.count }
+
+    /// Connections open now.
+    public var openConnections: Int {
+        slots.reduce(0) { count, slot in
+            count + slot.state.withLock { state in
+                if case .connected(let connection) = state, !connection.isClosed { 1 } else { 0 }
+            }
+        }
+    }
+
+    /// Commands and pipelines that failed since start (Redis unreachable, timed out, connection lost).
+    public var failures: Int { failedCommands.load(ordering: .relaxed) }
+
+    private func counted<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch {
+            failedCommands.add(1, ordering: .relaxed)
+            throw error
+        }
     }
 
     /// `PING` within `timeout`: for readiness.

@@ -163,8 +163,10 @@ struct CachedConversationRepository: ConversationRepository {
         try await base.rename(user: user, id: id, title: title)
     }
 
-    func complete(user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?) async throws -> Message? {
-        let completed = try await base.complete(user: user, message: id, content: content, toolCalls: toolCalls, model: model)
+    func complete(
+        user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?, record: TurnRecord?
+    ) async throws -> Message? {
+        let completed = try await base.complete(user: user, message: id, content: content, toolCalls: toolCalls, model: model, record: record)
         if let completed { await cache.invalidate(tenant: tenant, user: user, conversation: completed.conversationID) }
         return completed
     }
@@ -179,6 +181,10 @@ struct CachedConversationRepository: ConversationRepository {
         let stored = try await base.append(user: user, conversation: conversation, messages: messages)
         await cache.appended(stored, tenant: tenant, user: user, conversation: conversation)
         return stored
+    }
+
+    func turnRecords(user: UserID, conversation: Int) async throws -> [Int: TurnRecord] {
+        try await base.turnRecords(user: user, conversation: conversation)
     }
 
     func messages(user: UserID, conversation: Int?, limit: Int, before: Int?) async throws -> [Message] {

@@ -52,18 +52,30 @@ public struct ParleyServices: Sendable {
             trusted.append(try await issuer.trustedIssuer())
             devIssuer = issuer
         }
+        let metrics = ParleyMetrics()
         for issuer in configuration.issuers {
-            trusted.append(.remote(try issuer.resolved(), fetcher: fetcher, logger: logger))
+            metrics.declareIssuer(issuer.issuer)
+            let counted = FailureCountingFetcher(base: fetcher) { metrics.recordJWKSFetchFailure(issuer: issuer.issuer) }
+            trusted.append(.remote(try issuer.resolved(), fetcher: counted, logger: logger))
         }
         let verifier = JWKSTokenVerifier(trusting: trusted)
         // Keys are fetched before the first request; an unreachable provider is retried on demand.
         await verifier.preload()
 
-        let metrics = ParleyMetrics()
+        if let statistics = storage.statistics {
+            metrics.addCollector { metrics in
+                metrics.setDatabase(
+                    backend: statistics.backend, inFlight: statistics.operationsInFlight, maxConnections: statistics.maxConnections,
+                    errors: statistics.errors)
+            }
+        }
         let auditWriter = AuditWriter(
             stores: storage.tenants, control: storage.control,
             deadLetterURL: dataDirectory.appendingPathComponent("audit-dead-letter.jsonl"), metrics: metrics, logger: logger)
         let redis = configuration.redis.map { RedisConnectionPool(configuration: $0.connection, logger: logger) }
+        if let redis {
+            metrics.addCollector { metrics in metrics.setRedis(open: redis.openConnections, size: redis.size, errors: redis.failures) }
+        }
         let auditQueue: any AuditQueue =
             if let redis {
                 // What cannot reach Redis in the end is stored directly.
@@ -91,12 +103,19 @@ public struct ParleyServices: Sendable {
                     timeout: provider.timeout))
             clients.append(client)
             providers.append(ModelProvider(configuration: provider, model: client, breaker: configuration.providerBreaker))
+            metrics.declareProvider(provider.name, model: provider.model)
         }
         let router = providers.isEmpty
             ? nil
             : ModelRouter(
                 providers: providers, defaultRoute: configuration.modelRoute, logger: logger,
-                onFallback: { metrics.recordModelFallback(provider: $0.provider, reason: $0.reason) })
+                onFallback: { metrics.recordModelFallback(provider: $0.provider, reason: $0.reason) },
+                onCall: { metrics.recordModelCall($0) })
+        if let router {
+            metrics.addCollector { metrics in
+                for (name, provider) in router.providers { metrics.setProviderCoolingDown(name, provider.isCoolingDown) }
+            }
+        }
         return ParleyServices(
             configuration: configuration, storeProvider: storage.tenants, control: storage.control, schemas: storage.schemas,
             devIssuer: devIssuer,
@@ -194,7 +213,10 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
         } else {
             DirectToolProvider()
         }
-    let chat = ChatService(agent: BasicAgent(), contextMessages: configuration.contextMessages, toolProvider: toolProvider)
+    let metrics = services.metrics
+    let chat = ChatService(
+        agent: BasicAgent(), contextMessages: configuration.contextMessages, toolProvider: toolProvider,
+        onToolCall: { record, duration in metrics.recordToolCall(name: record.name, ok: record.result["error"] == nil, duration: duration) })
     let flags = FlagService(store: services.control.flags)
     let auditor = Auditor(queue: services.auditQueue)
     let gate = RateLimitGate(limiter: services.rateLimiter, settings: configuration.rateLimits, metrics: services.metrics)

@@ -120,6 +120,7 @@ struct AuditMiddleware: RouterMiddleware {
         "GET /api/v1/admin/flags/global": "flags.read",
         "PATCH /api/v1/admin/flags/global": "flags.update",
         "GET /api/v1/admin/feedback": "feedback.export",
+        "GET /api/v1/admin/users/{user_id}/conversations/{id}": "conversation.inspect",
     ]
 
     static func action(method: HTTPRequest.Method, route: String) -> String {

@@ -12,7 +12,9 @@ public struct Migration: Sendable {
 /// are the same SQL on both.
 enum SchemaVersions {
     /// A tenant's database (SQLite) or schema (PostgreSQL), version 1 first.
-    static let tenant = ["users, tasks, conversations, messages, feedback", "audit log", "linear audit chain", "audit event ids"]
+    static let tenant = [
+        "users, tasks, conversations, messages, feedback", "audit log", "linear audit chain", "audit event ids", "turn records",
+    ]
     /// The control database (SQLite) or the shared `parley` schema (PostgreSQL).
     static let control = ["feature flags, system audit log", "linear audit chain", "audit event ids"]
 
@@ -27,4 +29,12 @@ enum SchemaVersions {
         "CREATE UNIQUE INDEX audit_log_event ON audit_log (event_id)",
     ]
     static let auditEventIDsDown = ["DROP INDEX audit_log_event", "ALTER TABLE audit_log DROP COLUMN event_id"]
+
+    /// How each answer came about (`TurnRecord`, JSON), and the audit events of a request found by
+    /// its id: what an admin reads to debug one turn. Only added: an older build ignores both.
+    static let turnRecords = [
+        "ALTER TABLE messages ADD COLUMN record TEXT",
+        "CREATE INDEX audit_log_by_request ON audit_log (request_id)",
+    ]
+    static let turnRecordsDown = ["DROP INDEX audit_log_by_request", "ALTER TABLE messages DROP COLUMN record"]
 }

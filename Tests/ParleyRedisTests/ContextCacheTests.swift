@@ -31,14 +31,19 @@ struct CountingConversations: ConversationRepository {
     func list(user: UserID, limit: Int, before: Int?) async throws -> [Conversation] { try await base.list(user: user, limit: limit, before: before) }
     func delete(user: UserID, id: Int) async throws -> Bool { try await base.delete(user: user, id: id) }
     func rename(user: UserID, id: Int, title: String) async throws -> Conversation? { try await base.rename(user: user, id: id, title: title) }
-    func complete(user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?) async throws -> Message? {
-        try await base.complete(user: user, message: id, content: content, toolCalls: toolCalls, model: model)
+    func complete(
+        user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?, record: TurnRecord?
+    ) async throws -> Message? {
+        try await base.complete(user: user, message: id, content: content, toolCalls: toolCalls, model: model, record: record)
     }
     func deleteMessages(user: UserID, conversation: Int, after messageID: Int) async throws -> Int {
         try await base.deleteMessages(user: user, conversation: conversation, after: messageID)
     }
     func append(user: UserID, conversation: Int, messages: [NewMessage]) async throws -> [Message] {
         try await base.append(user: user, conversation: conversation, messages: messages)
+    }
+    func turnRecords(user: UserID, conversation: Int) async throws -> [Int: TurnRecord] {
+        try await base.turnRecords(user: user, conversation: conversation)
     }
     func messages(user: UserID, conversation: Int?, limit: Int, before: Int?) async throws -> [Message] {
         counter.reads.withLock { $0 += 1 }

@@ -133,9 +133,9 @@ struct StoreTests {
             user: alice, conversation: conversation.id,
             messages: [NewMessage(role: .user, content: "q1"), NewMessage(role: .assistant, content: ""), NewMessage(role: .user, content: "q2")])
         let call = ToolCallRecord(name: "add_task", arguments: ["title": "x"], result: ["task": ["id": 1]])
-        #expect(try await store.conversations.complete(user: bob, message: stored[1].id, content: "a1", toolCalls: [], model: nil) == nil)
-        #expect(try await store.conversations.complete(user: alice, message: stored[0].id, content: "not an answer", toolCalls: [], model: nil) == nil)
-        let answer = try #require(try await store.conversations.complete(user: alice, message: stored[1].id, content: "a1", toolCalls: [call], model: "basic"))
+        #expect(try await store.conversations.complete(user: bob, message: stored[1].id, content: "a1", toolCalls: [], model: nil, record: nil) == nil)
+        #expect(try await store.conversations.complete(user: alice, message: stored[0].id, content: "not an answer", toolCalls: [], model: nil, record: nil) == nil)
+        let answer = try #require(try await store.conversations.complete(user: alice, message: stored[1].id, content: "a1", toolCalls: [call], model: "basic", record: nil))
         #expect(answer.content == "a1" && answer.toolCalls == [call] && answer.model == "basic" && answer.createdAt == stored[1].createdAt)
 
         #expect(try await store.conversations.rename(user: bob, id: conversation.id, title: "pwned") == nil)
@@ -145,6 +145,50 @@ struct StoreTests {
         #expect(try await store.conversations.deleteMessages(user: alice, conversation: conversation.id, after: stored[0].id) == 2)
         let left = try await store.conversations.messages(user: alice, conversation: conversation.id, limit: 10, before: nil)
         #expect(left.map(\.content) == ["q1"])
+    }
+
+    @Test(arguments: Backend.allCases) func turnRecordsAreKeptWithTheirAnswerAndReadOnlyForItsUser(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)
+        let conversation = try await store.conversations.create(user: alice, title: "t")
+        let record = TurnRecord(
+            provider: "second", fallbacks: [.init(provider: "first", reason: "timeout")],
+            modelCalls: [
+                ModelCallRecord(provider: "first", requestModel: "m1", outcome: "timeout", duration: .milliseconds(1500)),
+                ModelCallRecord(
+                    provider: "second", requestModel: "m2", responseModel: "m2-0601", outcome: "ok", duration: .microseconds(12_345),
+                    timeToFirstToken: .milliseconds(4), inputTokens: 30, outputTokens: 7, finishReason: "stop"),
+            ],
+            duration: .milliseconds(1520), requestID: "req-1")
+        let stored = try await store.conversations.append(
+            user: alice, conversation: conversation.id,
+            messages: [NewMessage(role: .user, content: "q"), NewMessage(role: .assistant, content: "a", model: "m2", record: record)])
+        // A ChatKit answer gets its record when it is completed.
+        let more = try await store.conversations.append(
+            user: alice, conversation: conversation.id, messages: [NewMessage(role: .user, content: "q2"), NewMessage(role: .assistant, content: "")])
+        let second = TurnRecord(duration: .milliseconds(2), requestID: "req-2")
+        _ = try await store.conversations.complete(user: alice, message: more[1].id, content: "a2", toolCalls: [], model: "basic", record: second)
+
+        let records = try await store.conversations.turnRecords(user: alice, conversation: conversation.id)
+        #expect(records == [stored[1].id: record, more[1].id: second])
+        #expect(records[stored[1].id]?.modelCalls[1].duration == .microseconds(12_345))
+        #expect(try await store.conversations.turnRecords(user: bob, conversation: conversation.id).isEmpty)
+        // Users read their messages as before: the record is not part of them.
+        let messages = try await store.conversations.messages(user: alice, conversation: conversation.id, limit: 10, before: nil)
+        #expect(messages.map(\.content) == ["q", "a", "q2", "a2"])
+    }
+
+    @Test(arguments: Backend.allCases) func auditEventsAreFoundByTheirRequests(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let log = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing).audit
+        func event(_ object: String, request: String?) -> AuditEvent {
+            AuditEvent(tenant: fixture.tenant("acme"), actor: "alice", action: "task.create", object: object, outcome: .success, requestID: request)
+        }
+        _ = try await log.append([event("task:1", request: "r1"), event("task:2", request: "r2"), event("task:3", request: nil), event("task:4", request: "r1")])
+        #expect(try await log.query(AuditFilter(requestIDs: ["r1"])).map(\.event.object) == ["task:4", "task:1"])
+        #expect(try await log.query(AuditFilter(requestIDs: ["r2", "r1", "nope"])).map(\.event.object) == ["task:4", "task:2", "task:1"])
+        #expect(try await log.query(AuditFilter(requestIDs: ["nope"])).isEmpty)
+        #expect(try await log.query(AuditFilter()).count == 4)
     }
 
     @Test(arguments: Backend.allCases) func feedbackOnlyOnTheUsersOwnAssistantMessages(backend: Backend) async throws {
@@ -228,13 +272,15 @@ struct SQLiteMigrationTests {
         for table in ["audit_log", "conversations", "feedback", "messages", "tasks", "users"] { #expect(tables.contains(table)) }
 
         #expect(try await database.rollbackLatest() == SQLiteSchema.latestVersion - 1)
-        // The latest migration gave audit events their ids; its rollback removes them and nothing else.
+        // The latest migration gave answers their turn records and the audit log an index by
+        // request; its rollback removes them and nothing else.
         let afterRollback = try await database.query("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name")
             .compactMap { $0.column("name")?.string }
-        #expect(!afterRollback.contains("audit_log_event"))
-        #expect(afterRollback.contains("audit_log_linear"))
-        let columns = try await database.query("SELECT name FROM pragma_table_info('audit_log')").compactMap { $0.column("name")?.string }
-        #expect(!columns.contains("event_id"))
+        #expect(!afterRollback.contains("audit_log_by_request"))
+        #expect(afterRollback.contains("audit_log_event"))
+        let columns = try await database.query("SELECT name FROM pragma_table_info('messages')").compactMap { $0.column("name")?.string }
+        #expect(!columns.contains("record"))
+        #expect(columns.contains("tool_calls"))
         #expect(afterRollback.contains("audit_log"))
         #expect(afterRollback.contains("tasks"))
         #expect(try await database.migrate() == SQLiteSchema.latestVersion)

@@ -24,6 +24,7 @@ struct AdminController {
         group.get("admin/flags/global", use: globalFlags)
         group.patch("admin/flags/global", use: changeGlobalFlags)
         group.get("admin/feedback", use: exportFeedback)
+        group.get("admin/users/{user_id}/conversations/{id}", use: ConversationInspection(stores: stores).inspect)
     }
 
     // MARK: Tenants
@@ -174,6 +175,9 @@ struct AdminController {
         }
         filter.since = try Self.date(query["since"].map(String.init), field: "since")
         filter.until = try Self.date(query["until"].map(String.init), field: "until")
+        if let requestID = try Self.text(query["request_id"].map(String.init), field: "request_id") {
+            filter.requestIDs = [requestID]
+        }
 
         let logName: String
         let log: any AuditLogRepository

@@ -81,7 +81,8 @@ struct ChatController {
             return stream(pending, slot: slot, context: context)
         }
         let turn = try await chat.run(
-            pending.prepared, user: pending.user, store: pending.store, agent: pending.agent, credentials: pending.credentials)
+            pending.prepared, user: pending.user, store: pending.store, agent: pending.agent, credentials: pending.credentials,
+            origin: pending.origin)
         record(turn, context: context)
         return try jsonResponse(ChatReply(turn))
     }
@@ -94,7 +95,8 @@ struct ChatController {
         let body = try await request.decodeJSON(ChatBody.self, context: context)
         let pending = try await begin(body, request: request, context: context)
         let turn = try await chat.run(
-            pending.prepared, user: pending.user, store: pending.store, agent: pending.agent, credentials: pending.credentials)
+            pending.prepared, user: pending.user, store: pending.store, agent: pending.agent, credentials: pending.credentials,
+            origin: pending.origin)
         record(turn, context: context)
         return try jsonResponse(
             UserChatReply(conversationID: turn.conversation.id, response: turn.reply.text, toolCalls: turn.reply.toolCalls))
@@ -108,6 +110,8 @@ struct ChatController {
         let agent: any ChatAgent
         /// For a tool service that verifies the caller itself (`mcp.url`).
         let credentials: ToolCredentials?
+        /// The request, for the turn's record.
+        let origin: ChatService.Origin
     }
 
     /// Everything that can refuse the turn, before anything runs: the message, the chatbot
@@ -125,7 +129,11 @@ struct ChatController {
         let token = request.headers[.authorization].map { String($0.dropFirst("Bearer ".count)) }
         return PendingTurn(
             user: scope.user, store: store, prepared: prepared, agent: agents.agent(useAI: flags.chatbotAI, route: flags.modelRoute),
-            credentials: token.map { ToolCredentials(tenant: scope.tenant, bearerToken: $0) })
+            credentials: token.map { ToolCredentials(tenant: scope.tenant, bearerToken: $0) }, origin: Self.origin(context))
+    }
+
+    static func origin(_ context: ParleyRequestContext) -> ChatService.Origin {
+        ChatService.Origin(requestID: context.requestID.isEmpty ? nil : context.requestID)
     }
 
     /// Metrics and audit of a finished turn.
@@ -135,7 +143,6 @@ struct ChatController {
 
     /// Metrics and audit of an answer, however it was asked for (this API, ChatKit).
     func recordReply(_ reply: AgentReply, conversation: Int, context: ParleyRequestContext) {
-        for call in reply.toolCalls { metrics.recordToolCall(name: call.name, ok: call.result["error"] == nil) }
         metrics.recordReply(model: reply.model, fallback: reply.fallbackUsed)
         auditToolCalls(reply.toolCalls, context: context)
         context.trace?.noteAudit(
@@ -155,7 +162,7 @@ struct ChatController {
             do {
                 let turn = try await chat.run(
                     pending.prepared, user: pending.user, store: pending.store, agent: pending.agent,
-                    events: { event in output.yield(Self.frame(event)) }, credentials: pending.credentials)
+                    events: { event in output.yield(Self.frame(event)) }, credentials: pending.credentials, origin: pending.origin)
                 record(turn, context: context)
                 output.yield(Self.frame("done", ChatReply(turn)))
             } catch {

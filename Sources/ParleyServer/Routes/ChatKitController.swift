@@ -223,6 +223,7 @@ struct ChatKitController {
         let store: any TenantStore
         let agent: any ChatAgent
         let credentials: ToolCredentials?
+        let origin: ChatService.Origin
     }
 
     /// What may refuse a turn before it streams: the chatbot flag. The agent follows the tenant's flags.
@@ -233,7 +234,7 @@ struct ChatKitController {
         let token = request.headers[.authorization].map { String($0.dropFirst("Bearer ".count)) }
         return Answerer(
             user: scope.user, store: store, agent: agents.agent(useAI: flags.chatbotAI, route: flags.modelRoute),
-            credentials: token.map { ToolCredentials(tenant: scope.tenant, bearerToken: $0) })
+            credentials: token.map { ToolCredentials(tenant: scope.tenant, bearerToken: $0) }, origin: ChatController.origin(context))
     }
 
     /// The answer to `question` as ChatKit events: `opening` first, then `stream_options`, the
@@ -250,7 +251,7 @@ struct ChatKitController {
             do {
                 let (answer, reply) = try await chat.answer(
                     question, into: placeholder, user: pending.user, store: pending.store, agent: pending.agent,
-                    events: { event in await turn.report(event) }, credentials: pending.credentials)
+                    events: { event in await turn.report(event) }, credentials: pending.credentials, origin: pending.origin)
                 chatController.recordReply(reply, conversation: question.conversationID, context: context)
                 await turn.finish(answer)
             } catch {

@@ -100,6 +100,8 @@ struct OperationsController {
             models = statuses
         }
         let body = Readiness(status: !ready ? "unavailable" : degraded ? "degraded" : "ready", checks: checks, models: models)
+        // Draining is left out above: a replica on its way out is expected to be unready.
+        metrics.recordReadiness(ready)
         return try jsonResponse(body, status: ready ? .ok : .serviceUnavailable)
     }
 }

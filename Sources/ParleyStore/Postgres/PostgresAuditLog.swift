@@ -102,6 +102,10 @@ struct PostgresAuditLog: AuditLogRepository {
         if let since = filter.since { add("time >= ?", Clock.millis(since)) }
         if let until = filter.until { add("time < ?", Clock.millis(until)) }
         if let before = filter.before { add("seq < ?", before) }
+        if !filter.requestIDs.isEmpty {
+            binds.append(filter.requestIDs)
+            conditions.append("request_id = ANY($\(binds.count))")
+        }
         binds.append(filter.limit)
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let query = PostgresQuery(

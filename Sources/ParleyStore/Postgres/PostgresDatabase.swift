@@ -96,11 +96,13 @@ public final class PostgresDatabase: Sendable {
     public let settings: PostgresSettings
     let client: PostgresClient
     let logger: Logger
+    let statistics: DatabaseStatistics
     private let running: Task<Void, Never>
 
     public init(settings: PostgresSettings, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
+        self.statistics = DatabaseStatistics(backend: "postgresql", maxConnections: max(1, settings.poolSize))
         let client = PostgresClient(configuration: try settings.clientConfiguration(), backgroundLogger: logger)
         self.client = client
         // Leases wait while the pool is not running; it runs for as long as this database is open.
@@ -152,6 +154,8 @@ public final class PostgresDatabase: Sendable {
     /// without a word may never end. The caller gets its 503 at the deadline, without waiting
     /// for such a query (it is cancelled, and finishes in the background).
     func bounded<Result: Sendable>(_ operation: @escaping @Sendable () async throws -> Result) async throws -> Result {
+        statistics.started()
+        defer { statistics.finished() }
         let work = Task { try await operation() }
         let outcome = await withTaskCancellationHandler {
             await Deadline.race(work, timeout: settings.timeout)
@@ -165,6 +169,7 @@ public final class PostgresDatabase: Sendable {
             throw error
         case .failure(let error):
             if error is Deadline.Expired || Self.isUnavailable(error) {
+                statistics.failedUnavailable()
                 logger.warning("database unavailable", metadata: ["error": "\(String(reflecting: error))"])
                 throw ParleyError.unavailable("the database is unavailable; try again")
             }

@@ -77,6 +77,7 @@ enum PostgresSchema {
             version: 3, name: SchemaVersions.tenant[2], up: [SchemaVersions.linearAuditChain],
             down: ["DROP INDEX audit_log_linear"]),
         Migration(version: 4, name: SchemaVersions.tenant[3], up: SchemaVersions.auditEventIDs, down: SchemaVersions.auditEventIDsDown),
+        Migration(version: 5, name: SchemaVersions.tenant[4], up: SchemaVersions.turnRecords, down: SchemaVersions.turnRecordsDown),
     ]
 
     static let control: [Migration] = [

@@ -169,11 +169,15 @@ struct PostgresConversationRepository: ConversationRepository {
                 """).first.map(Self.conversation)
     }
 
-    func complete(user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?) async throws -> Message? {
+    func complete(
+        user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?, record: TurnRecord?
+    ) async throws -> Message? {
         let calls = String(decoding: try JSONEncoder().encode(toolCalls), as: UTF8.self)
+        let record = try TurnRecord.json(record)
         return try await database.run(
                 """
-                UPDATE \(unescaped: t)messages SET content = \(content), tool_calls = \(calls), model = \(model)::text
+                UPDATE \(unescaped: t)messages SET content = \(content), tool_calls = \(calls), model = \(model)::text,
+                    record = \(record)::text
                 WHERE id = \(id) AND user_id = \(user.rawValue) AND role = 'assistant'
                 RETURNING \(unescaped: Self.messageColumns)
                 """).first.map(Self.message)
@@ -200,8 +204,9 @@ struct PostgresConversationRepository: ConversationRepository {
             binds.append(message.content)
             binds.append(String(decoding: try encoder.encode(message.toolCalls), as: UTF8.self))
             binds.append(message.model)
-            let base = binds.count - 4
-            tuples.append("($1, $2, $\(base + 1), $\(base + 2), $\(base + 3), $\(base + 4), $3)")
+            binds.append(try TurnRecord.json(message.record))
+            let base = binds.count - 5
+            tuples.append("($1, $2, $\(base + 1), $\(base + 2), $\(base + 3), $\(base + 4), $\(base + 5), $3)")
         }
         // One statement stores the turn's messages together (or none) and touches the
         // conversation, which only the user's own conversation lets through.
@@ -210,9 +215,10 @@ struct PostgresConversationRepository: ConversationRepository {
                 WITH touched AS (
                     UPDATE \(t)conversations SET updated_at = $3 WHERE id = $1 AND user_id = $2 RETURNING id
                 )
-                INSERT INTO \(t)messages (conversation_id, user_id, role, content, tool_calls, model, created_at)
-                SELECT v.conversation_id, v.user_id, v.role, v.content, v.tool_calls, v.model, v.created_at
-                FROM (VALUES \(tuples.joined(separator: ", "))) AS v (conversation_id, user_id, role, content, tool_calls, model, created_at)
+                INSERT INTO \(t)messages (conversation_id, user_id, role, content, tool_calls, model, record, created_at)
+                SELECT v.conversation_id, v.user_id, v.role, v.content, v.tool_calls, v.model, v.record, v.created_at
+                FROM (VALUES \(tuples.joined(separator: ", ")))
+                    AS v (conversation_id, user_id, role, content, tool_calls, model, record, created_at)
                 WHERE EXISTS (SELECT 1 FROM touched)
                 RETURNING \(Self.messageColumns)
                 """,
@@ -237,6 +243,15 @@ struct PostgresConversationRepository: ConversationRepository {
                 """
             }
         return try await database.run(query).map(Self.message).reversed()
+    }
+
+    func turnRecords(user: UserID, conversation: Int) async throws -> [Int: TurnRecord] {
+        let rows = try await database.run(
+            """
+            SELECT id, record FROM \(unescaped: t)messages
+            WHERE conversation_id = \(conversation) AND user_id = \(user.rawValue) AND record IS NOT NULL
+            """)
+        return TurnRecord.byMessage(try rows.map { try $0.decode((Int, String).self) })
     }
 
     static func conversation(_ row: PostgresRow) throws -> Conversation {

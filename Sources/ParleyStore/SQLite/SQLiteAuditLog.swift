@@ -90,6 +90,11 @@ struct SQLiteAuditLog: AuditLogRepository {
         if let since = filter.since { add("time >= ?", .integer(Clock.millis(since))) }
         if let until = filter.until { add("time < ?", .integer(Clock.millis(until))) }
         if let before = filter.before { add("seq < ?", .integer(before)) }
+        if !filter.requestIDs.isEmpty {
+            let first = binds.count + 1
+            binds += filter.requestIDs.map(SQLiteData.text)
+            conditions.append("request_id IN (" + (first..<first + filter.requestIDs.count).map { "?\($0)" }.joined(separator: ", ") + ")")
+        }
         binds.append(.integer(filter.limit))
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let rows = try await database.query(

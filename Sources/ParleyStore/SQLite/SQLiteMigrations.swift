@@ -79,6 +79,7 @@ enum SQLiteSchema {
         Migration(version: 2, name: SchemaVersions.tenant[1], up: auditLogTable, down: ["DROP TABLE audit_log"]),
         Migration(version: 3, name: SchemaVersions.tenant[2], up: [SchemaVersions.linearAuditChain], down: ["DROP INDEX audit_log_linear"]),
         Migration(version: 4, name: SchemaVersions.tenant[3], up: SchemaVersions.auditEventIDs, down: SchemaVersions.auditEventIDsDown),
+        Migration(version: 5, name: SchemaVersions.tenant[4], up: SchemaVersions.turnRecords, down: SchemaVersions.turnRecordsDown),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -181,14 +181,20 @@ struct SQLiteConversationRepository: ConversationRepository {
         return try rows.first.map(Self.conversation)
     }
 
-    func complete(user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?) async throws -> Message? {
+    func complete(
+        user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?, record: TurnRecord?
+    ) async throws -> Message? {
         let calls = String(decoding: try JSONEncoder().encode(toolCalls), as: UTF8.self)
         let rows = try await database.query(
             """
-            UPDATE messages SET content = ?3, tool_calls = ?4, model = ?5 WHERE id = ?1 AND user_id = ?2 AND role = 'assistant'
+            UPDATE messages SET content = ?3, tool_calls = ?4, model = ?5, record = ?6
+            WHERE id = ?1 AND user_id = ?2 AND role = 'assistant'
             RETURNING \(Self.messageColumns)
             """,
-            [.integer(id), .text(user.rawValue), .text(content), .text(calls), model.map(SQLiteData.text) ?? .null])
+            [
+                .integer(id), .text(user.rawValue), .text(content), .text(calls), model.map(SQLiteData.text) ?? .null,
+                try TurnRecord.json(record).map(SQLiteData.text) ?? .null,
+            ])
         return try rows.first.map(Self.message)
     }
 
@@ -207,14 +213,17 @@ struct SQLiteConversationRepository: ConversationRepository {
         let encoder = JSONEncoder()
         for message in messages {
             let toolCalls = String(decoding: try encoder.encode(message.toolCalls), as: UTF8.self)
-            binds += [.text(message.role.rawValue), .text(message.content), .text(toolCalls), message.model.map(SQLiteData.text) ?? .null]
-            let base = binds.count - 4
-            tuples.append("(?1, ?2, ?\(base + 1), ?\(base + 2), ?\(base + 3), ?\(base + 4), ?3)")
+            binds += [
+                .text(message.role.rawValue), .text(message.content), .text(toolCalls), message.model.map(SQLiteData.text) ?? .null,
+                try TurnRecord.json(message.record).map(SQLiteData.text) ?? .null,
+            ]
+            let base = binds.count - 5
+            tuples.append("(?1, ?2, ?\(base + 1), ?\(base + 2), ?\(base + 3), ?\(base + 4), ?\(base + 5), ?3)")
         }
         // One statement: all messages of a turn are stored together or not at all.
         let rows = try await database.query(
             """
-            INSERT INTO messages (conversation_id, user_id, role, content, tool_calls, model, created_at)
+            INSERT INTO messages (conversation_id, user_id, role, content, tool_calls, model, record, created_at)
             VALUES \(tuples.joined(separator: ", "))
             RETURNING \(Self.messageColumns)
             """,
@@ -242,6 +251,13 @@ struct SQLiteConversationRepository: ConversationRepository {
                 [.text(user.rawValue), .integer(before ?? Int.max), .integer(limit)])
         }
         return try rows.map(Self.message).reversed()
+    }
+
+    func turnRecords(user: UserID, conversation: Int) async throws -> [Int: TurnRecord] {
+        let rows = try await database.query(
+            "SELECT id, record FROM messages WHERE conversation_id = ?1 AND user_id = ?2 AND record IS NOT NULL",
+            [.integer(conversation), .text(user.rawValue)])
+        return TurnRecord.byMessage(try rows.map { (try $0.int("id"), try $0.string("record")) })
     }
 
     static func conversation(_ row: SQLiteRow) throws -> Conversation {
