@@ -1,5 +1,5 @@
 # What the Python proofs' driver scripts share (replicas-e2e.sh, rollout-e2e.sh,
-# backup-restore-e2e.sh); sourced, after `set -euo pipefail`:
+# backup-restore-e2e.sh, observability-e2e.sh); sourced, after `set -euo pipefail`:
 #
 #   e2e_work             WORK=$(mktemp -d), exported, and an EXIT trap that kills every process
 #                        listed in $WORK/pids (also when the test died halfway), drops every
@@ -9,7 +9,8 @@
 #                        run's own on PARLEY_TEST_DATABASE_URL's server, dropped at exit.
 #   e2e_redis INDEX      PARLEY_REDIS_URL, exported: database INDEX on PARLEY_TEST_REDIS_URL's
 #                        server, emptied first. Taken: e2e.sh 1, replicas-e2e.sh and fuzz-api.sh 2,
-#                        rollout-e2e.sh 3, backup-restore-e2e.sh 4.
+#                        rollout-e2e.sh 3, backup-restore-e2e.sh 4, observability-e2e.sh 5, tracing-e2e.sh 6
+#                        (the Swift tests: 7, 8, 9).
 #
 # Messages name the script that sourced this (replicas-e2e, ...).
 
