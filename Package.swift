@@ -28,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
+        // OpenTelemetry traces over OTLP/HTTP only (the gRPC exporter is not built).
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: [
         // Domain types and the protocols the rest implements; no I/O.
@@ -41,6 +44,7 @@ let package = Package(
             name: "ParleyStore",
             dependencies: [
                 "ParleyCore",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -56,6 +60,7 @@ let package = Package(
             name: "ParleyRedis",
             dependencies: [
                 "ParleyCore",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -74,6 +79,7 @@ let package = Package(
             name: "ParleyModels",
             dependencies: [
                 "ParleyCore", "ParleyPrivacy",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -84,7 +90,10 @@ let package = Package(
         // Tool definitions, the tool executor, the basic (rule-based) agent and the model agent loop.
         .target(
             name: "ParleyAgent",
-            dependencies: ["ParleyCore", "ParleyModels", "ParleyPrivacy"],
+            dependencies: [
+                "ParleyCore", "ParleyModels", "ParleyPrivacy",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Parley's MCP server (the five task tools), the in-process and HTTP clients the agent uses,
@@ -93,6 +102,7 @@ let package = Package(
             name: "ParleyMCP",
             dependencies: [
                 "ParleyCore", "ParleyAgent", "ParleyModels",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -131,6 +141,8 @@ let package = Package(
             dependencies: [
                 "ParleyCore", "ParleyStore", "ParleyRedis", "ParleyAgent", "ParleyAuth", "ParleyModels", "ParleyMCP",
                 "ParleyAudit",
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -169,6 +181,7 @@ let package = Package(
             name: "ParleyStoreTests",
             dependencies: [
                 "ParleyStore", "ParleyCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system tools the tests use: curl, python3, PostgreSQL and Redis (the tests start
-# their own servers on loopback with scripts/start-postgres.sh and scripts/start-redis.sh).
+# their own servers on loopback with scripts/start-postgres.sh and scripts/start-redis.sh), and
+# Prometheus with promtool in the cache (scripts/install-prometheus.sh).
 # Idempotent: does nothing when they are present.
 set -euo pipefail
 missing=()
@@ -29,12 +30,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Prometheus and promtool (the alert rules' checks and scripts/observability-e2e.sh): Debian's
+# package unpacked into ${PARLEY_CACHE:-$HOME/.cache/parley}/prometheus, not installed, so no
+# service is set up or started. Scripts find them with `eval "$(scripts/install-prometheus.sh)"`
+# (PROMETHEUS=…, PROMTOOL=…; a no-op once cached).
+"$(dirname "$0")/install-prometheus.sh" >/dev/null
+
 # The official MCP Python SDK (the client the MCP tests drive Parley with), Selenium (the
 # browser tests), OpenAI's ChatKit package (whose types check /chatkit), PyYAML
 # (scripts/openapi-json.py), openapi-spec-validator (the OpenAPI document) and schemathesis
-# (scripts/fuzz-api.sh) and kubernetes-validate (the Kubernetes manifests): in a virtualenv outside the repo, created once and reused.
+# (scripts/fuzz-api.sh), kubernetes-validate (the Kubernetes manifests) and opentelemetry-proto (the
+# OTLP receiver of scripts/tracing-e2e.sh): in a virtualenv outside the repo, created once and reused.
 venv="${PARLEY_CACHE:-$HOME/.cache/parley}/venv"
-if ! "$venv/bin/python" -c 'import mcp, selenium, chatkit.types, jwt, cryptography, yaml, openapi_spec_validator, schemathesis, kubernetes_validate' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import mcp, selenium, chatkit.types, jwt, cryptography, yaml, openapi_spec_validator, schemathesis, kubernetes_validate, opentelemetry.proto.collector.trace.v1.trace_service_pb2' 2>/dev/null; then
   if ! python3 -m venv "$venv" 2>/dev/null; then
     SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-venv
@@ -42,5 +50,5 @@ if ! "$venv/bin/python" -c 'import mcp, selenium, chatkit.types, jwt, cryptograp
   fi
   "$venv/bin/pip" install -q --disable-pip-version-check "mcp==2.3.0" "selenium==4.51.0" "openai-chatkit==1.6.5" "PyJWT[crypto]==2.15.1" \
     "PyYAML==6.0.4" "openapi-spec-validator==0.9.0" "schemathesis==4.32.5" \
-    "kubernetes-validate==1.37.0"
+    "kubernetes-validate==1.37.0" "opentelemetry-proto==1.45.2"
 fi

@@ -60,12 +60,9 @@ struct Serve: AsyncParsableCommand {
         if let port { overrides["http.port"] = .int(port) }
         if let devAuth { overrides["auth.dev"] = .bool(devAuth) }
         let configuration = try await common.load(overrides)
-        let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
-        var logger = Logger(label: "parley")
-        logger.logLevel = level
+        let (logger, tracing) = try bootstrapObservability(configuration, label: "parley")
         let services = try await ParleyServices.make(configuration: configuration, logger: logger)
-        let app = try await buildApplication(services: services, logger: logger)
+        let app = try await buildApplication(services: services, logger: logger, tracing: tracing)
         logger.info(
             "parley listening",
             metadata: [
@@ -127,12 +124,9 @@ struct MCPCommand: AsyncParsableCommand {
         if let port { overrides["mcp.port"] = .int(port) }
         let configuration = try await common.load(overrides)
         if stdio { return try await runStdio(configuration) }
-        let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
-        var logger = Logger(label: "parley")
-        logger.logLevel = level
+        let (logger, tracing) = try bootstrapObservability(configuration, label: "parley")
         let services = try await ParleyServices.make(configuration: configuration, logger: logger)
-        let app = try await buildApplication(services: services, logger: logger, surface: .mcp)
+        let app = try await buildApplication(services: services, logger: logger, surface: .mcp, tracing: tracing)
         logger.info(
             "parley mcp listening",
             metadata: [

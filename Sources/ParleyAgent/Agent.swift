@@ -1,4 +1,8 @@
+import Foundation
 import ParleyCore
+import ParleyPrivacy
+import Synchronization
+import Tracing
 
 /// What an agent answered, and the tool calls it made to get there.
 public struct AgentReply: Sendable, Hashable {
@@ -59,16 +63,45 @@ struct ReportingToolExecutor: ToolExecutor {
     }
 }
 
-/// Tells `observe` of every tool call and how long it took.
-struct TimedToolExecutor: ToolExecutor {
+/// Each tool call in an `execute_tool {name}` span, and reported to `observe` with its duration.
+struct ObservedToolExecutor: ToolExecutor {
     let tools: any ToolExecutor
-    let observe: @Sendable (ToolCallRecord, Duration) -> Void
+    let observe: (@Sendable (ToolCallRecord, Duration) -> Void)?
+    /// With content capture on: pseudonymizes the arguments and results the spans carry.
+    let capture: ContentCapture?
 
     func call(_ name: String, arguments: JSONValue) async -> ToolCallRecord {
-        let started = ContinuousClock.now
-        let record = await tools.call(name, arguments: arguments)
-        observe(record, .now - started)
-        return record
+        await withSpan(Telemetry.executeTool(name)) { span in
+            span.attributes[Telemetry.operationName] = "execute_tool"
+            span.attributes[Telemetry.toolName] = name
+            span.attributes[Telemetry.toolType] = "function"
+            let started = ContinuousClock.now
+            let record = await tools.call(name, arguments: arguments)
+            observe?(record, .now - started)
+            let failed = record.result["error"] != nil
+            span.attributes[Telemetry.toolOutcome] = failed ? "error" : "ok"
+            if failed {
+                span.attributes[Telemetry.errorType] = record.result["error"]?["code"]?.stringValue ?? "tool_error"
+                span.setStatus(SpanStatus(code: .error))
+            }
+            if let capture {
+                span.attributes[Telemetry.toolCallArguments] = capture.text(of: arguments)
+                span.attributes[Telemetry.toolCallResult] = capture.text(of: record.result)
+            }
+            return record
+        }
+    }
+}
+
+/// Message text and tool data for spans when `otel.captureContent` is on: pseudonymized with one
+/// map per turn, so a value keeps its placeholder across the turn's spans.
+final class ContentCapture: Sendable {
+    private let map = Mutex(PseudonymMap())
+
+    func text(_ text: String) -> String { map.withLock { $0.pseudonymize(text) } }
+
+    func text(of value: JSONValue) -> String {
+        text(String(decoding: (try? JSONEncoder().encode(value)) ?? Data(), as: UTF8.self))
     }
 }
 

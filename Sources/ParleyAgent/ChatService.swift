@@ -1,5 +1,6 @@
 import Foundation
 import ParleyCore
+import Tracing
 
 /// One chat turn, statelessly: load the conversation from storage, let the agent answer with
 /// tools bound to the caller, store the user's message and the answer together.
@@ -28,10 +29,13 @@ public struct ChatService: Sendable {
     public struct Origin: Sendable {
         public var requestID: String?
         public var traceID: String?
+        /// The conversation continued, when the request named one.
+        public var conversationID: Int?
 
-        public init(requestID: String? = nil, traceID: String? = nil) {
+        public init(requestID: String? = nil, traceID: String? = nil, conversationID: Int? = nil) {
             self.requestID = requestID
             self.traceID = traceID
+            self.conversationID = conversationID
         }
     }
 
@@ -163,17 +167,29 @@ public struct ChatService: Sendable {
         events: AgentEventSink?, credentials: ToolCredentials?, origin: Origin
     ) async throws -> AgentReply {
         let agent = agent ?? self.agent
-        let started = ContinuousClock.now
-        var reply = try await toolProvider.withTools(for: TaskService(repository: store.tasks, user: user), credentials: credentials) {
-            executor in
-            var tools: any ToolExecutor = onToolCall.map { TimedToolExecutor(tools: executor, observe: $0) } ?? executor
-            if let events { tools = ReportingToolExecutor(tools: tools, events: events) }
-            return try await agent.respond(to: message, history: history, tools: tools, events: events)
+        let capture = Telemetry.capturesContent ? ContentCapture() : nil
+        return try await withSpan(Telemetry.invokeAgent) { span in
+            span.attributes[Telemetry.operationName] = "invoke_agent"
+            span.attributes[Telemetry.agentName] = "parley"
+            span.attributes[Telemetry.tenant] = store.tenant.rawValue
+            span.attributes[Telemetry.conversationID] = origin.conversationID
+            if let capture { span.attributes[Telemetry.inputMessages] = capture.text(message) }
+            let started = ContinuousClock.now
+            var reply = try await toolProvider.withTools(for: TaskService(repository: store.tasks, user: user), credentials: credentials) {
+                executor in
+                var tools: any ToolExecutor = ObservedToolExecutor(tools: executor, observe: onToolCall, capture: capture)
+                if let events { tools = ReportingToolExecutor(tools: tools, events: events) }
+                return try await agent.respond(to: message, history: history, tools: tools, events: events)
+            }
+            reply.record.duration = .now - started
+            reply.record.requestID = origin.requestID
+            reply.record.traceID = origin.traceID
+            span.attributes[Telemetry.responseModel] = reply.model
+            span.attributes[Telemetry.provider] = reply.record.provider
+            span.attributes[Telemetry.fallbackUsed] = reply.fallbackUsed
+            if let capture { span.attributes[Telemetry.outputMessages] = capture.text(reply.text) }
+            return reply
         }
-        reply.record.duration = .now - started
-        reply.record.requestID = origin.requestID
-        reply.record.traceID = origin.traceID
-        return reply
     }
 
     static func title(for message: String) -> String {

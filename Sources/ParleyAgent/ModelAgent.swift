@@ -2,6 +2,7 @@ import Foundation
 import ParleyCore
 import ParleyModels
 import ParleyPrivacy
+import Tracing
 
 /// The agent loop with a language model: model → tool calls → results → model, at most
 /// `maxTurns` model calls. Tool arguments are checked against the tool's JSON Schema before
@@ -114,7 +115,12 @@ public struct ModelAgent: ChatAgent {
             do {
                 // The last turn offers no tools, so the model has to answer in words.
                 let offered = turn == maxTurns ? [] : specs
-                if pseudonymizing { hidden = messages.map { pseudonyms.pseudonymize($0) } }
+                if pseudonymizing {
+                    withSpan(Telemetry.pseudonymize) { span in
+                        hidden = messages.map { pseudonyms.pseudonymize($0) }
+                        for (kind, count) in pseudonyms.counts { span.attributes[Telemetry.piiCount(kind)] = count }
+                    }
+                }
                 if let events {
                     restorer = StreamingRestorer(map: pseudonyms)
                     routed = try await router.stream(

@@ -26,6 +26,8 @@ public struct AuditEvent: Sendable, Hashable, Codable {
     public var outcome: Outcome
     public var ip: String?
     public var requestID: String?
+    /// The W3C trace id of the request, when it was traced: the audit event and the trace find each other.
+    public var traceID: String?
     /// A short reason or summary; never message content.
     public var detail: String?
     /// Names the event across a queue that may deliver it twice (the Redis Stream): the audit
@@ -34,8 +36,10 @@ public struct AuditEvent: Sendable, Hashable, Codable {
 
     public init(
         time: Date = Date(), tenant: TenantID?, actor: String, action: String, object: String? = nil,
-        outcome: Outcome, ip: String? = nil, requestID: String? = nil, detail: String? = nil, id: String? = nil
+        outcome: Outcome, ip: String? = nil, requestID: String? = nil, detail: String? = nil, id: String? = nil,
+        traceID: String? = nil
     ) {
+        self.traceID = traceID
         self.time = time
         self.tenant = tenant
         self.actor = actor
@@ -51,6 +55,7 @@ public struct AuditEvent: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case time, tenant, actor, action, object, outcome, ip, detail
         case requestID = "request_id"
+        case traceID = "trace_id"
         case id = "event_id"
     }
 }

@@ -87,7 +87,10 @@ public struct MCPToolClient: ToolExecutor {
     // MARK: - ToolExecutor
 
     public func call(_ name: String, arguments: JSONValue) async -> ToolCallRecord {
-        await call(name, arguments: arguments, meta: nil)
+        // The trace context goes in `_meta` too (MCP's convention): the server's handler does not
+        // run in the HTTP request's task, so the headers alone would not reach it.
+        let trace = TracePropagation.currentFields()
+        return await call(name, arguments: arguments, meta: trace.isEmpty ? nil : Metadata(additionalFields: trace.mapValues { .string($0) }))
     }
 
     /// A call with `_meta` (MCP's request metadata).

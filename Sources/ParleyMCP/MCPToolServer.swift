@@ -3,6 +3,8 @@ import Logging
 import MCP
 import ParleyAgent
 import ParleyCore
+import ParleyModels
+import Tracing
 
 /// Who an MCP server instance acts for. Every MCP `Server` Parley builds is bound to exactly one
 /// owner: its tool executor is that owner's `TaskService`, so a tool call can never reach another
@@ -131,10 +133,21 @@ public struct MCPToolServer: Sendable {
         guard tools.contains(where: { $0.name == params.name }) else {
             throw MCPError.invalidParams("Unknown tool: \(params.name)")
         }
-        let arguments = JSONValue.object((params.arguments ?? [:]).mapValues(JSONValue.init(mcpValue:)))
-        let record = await executor.call(params.name, arguments: arguments)
-        await onToolCall?(MCPToolCallEvent(owner: owner, record: record, requestID: requestID, clientIP: clientIP))
-        return Self.result(for: record.result, structured: structuredContent)
+        // A remote caller's trace context comes in `_meta`; in process, the caller's task carries it.
+        let caller = TracePropagation.context(from: (params._meta?.fields ?? [:]).compactMapValues(\.stringValue))
+        return try await withSpan(
+            Telemetry.mcpToolsCall(params.name), context: caller ?? InstrumentationContext.current ?? .topLevel, ofKind: .server
+        ) { span in
+            span.attributes[Telemetry.mcpMethod] = "tools/call"
+            span.attributes[Telemetry.toolName] = params.name
+            let arguments = JSONValue.object((params.arguments ?? [:]).mapValues(JSONValue.init(mcpValue:)))
+            let record = await executor.call(params.name, arguments: arguments)
+            let failed = record.result["error"] != nil
+            span.attributes[Telemetry.toolOutcome] = failed ? "error" : "ok"
+            if failed { span.setStatus(SpanStatus(code: .error)) }
+            await onToolCall?(MCPToolCallEvent(owner: owner, record: record, requestID: requestID, clientIP: clientIP))
+            return Self.result(for: record.result, structured: structuredContent)
+        }
     }
 
     /// Serves the tools over stdio (newline-delimited JSON-RPC on stdin/stdout) until stdin closes:

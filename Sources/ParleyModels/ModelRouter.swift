@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ParleyCore
 import Synchronization
+import Tracing
 
 /// A model provider as an operator configures it.
 public struct ProviderConfiguration: Sendable, Hashable {
@@ -306,8 +307,13 @@ public final class ModelRouter: Sendable {
             let started = ContinuousClock.now
             var firstToken: Duration?
             var response: ChatResponse?
+            // The span is the current context during the call, so the request carries its traceparent.
+            let span = startSpan(Telemetry.chat(model: provider.configuration.model), ofKind: .client)
+            defer { span.end() }
             do {
-                let answer = try await attempt(provider, &firstToken)
+                let answer = try await InstrumentationContext.$current.withValue(span.context) {
+                    try await attempt(provider, &firstToken)
+                }
                 response = answer
                 try validate(answer)
                 provider.breaker.recordSuccess()
@@ -317,6 +323,7 @@ public final class ModelRouter: Sendable {
                     outputTokens: answer.usage?.completionTokens, finishReason: answer.finishReason)
                 onCall(call)
                 calls.append(call)
+                Self.describe(span, call, kind: provider.configuration.kind, error: nil)
                 return RoutedResponse(response: answer, provider: provider, fallbacks: fallbacks, calls: calls)
             } catch is CancellationError {
                 throw CancellationError()
@@ -331,6 +338,7 @@ public final class ModelRouter: Sendable {
                     outputTokens: response?.usage?.completionTokens, finishReason: response?.finishReason)
                 onCall(call)
                 calls.append(call)
+                Self.describe(span, call, kind: provider.configuration.kind, error: error)
                 fallbacks.append(record(provider, reason, error))
                 if provider.breaker.recordFailure() {
                     logger.warning(
@@ -340,6 +348,25 @@ public final class ModelRouter: Sendable {
             }
         }
         throw AllProvidersFailed(fallbacks: fallbacks, calls: calls)
+    }
+
+    /// The GenAI attributes of a `chat {model}` span; a failed call is an error whose type is the
+    /// fallback reason. No message text here: content, when captured, is on the agent's span.
+    static func describe(_ span: any Span, _ call: ModelCallRecord, kind: ProviderConfiguration.Kind, error: (any Error)?) {
+        span.attributes[Telemetry.operationName] = "chat"
+        span.attributes[Telemetry.providerName] = kind == .llamacpp ? "llama.cpp" : "openai"
+        span.attributes[Telemetry.provider] = call.provider
+        span.attributes[Telemetry.requestModel] = call.requestModel
+        span.attributes[Telemetry.responseModel] = call.responseModel
+        span.attributes[Telemetry.inputTokens] = call.inputTokens
+        span.attributes[Telemetry.outputTokens] = call.outputTokens
+        if let reason = call.finishReason { span.attributes[Telemetry.finishReasons] = [reason] }
+        if let error {
+            span.attributes[Telemetry.fallbackReason] = call.outcome
+            span.attributes[Telemetry.errorType] = call.outcome
+            span.recordError(error)
+            span.setStatus(SpanStatus(code: .error, message: call.outcome))
+        }
     }
 
     private func record(_ provider: ModelProvider, _ reason: String, _ error: (any Error)?) -> FallbackRecord {

@@ -15,6 +15,9 @@ public struct PseudonymMap: Sendable, Codable, Equatable {
     /// Placeholder -> original value.
     public var placeholders: [String: String] { forward }
 
+    /// Placeholders handed out per kind (`EMAIL` -> 2): what traces may say about the values.
+    public var counts: [String: Int] { counters }
+
     /// Replaces every detected value with its placeholder, reusing the ones already assigned.
     public mutating func pseudonymize(_ text: String) -> String {
         let matches = PIIDetector.detect(in: text)

@@ -1,7 +1,9 @@
 import Logging
 import NIOCore
 import NIOPosix
+import ParleyCore
 import Synchronization
+import Tracing
 
 /// A few shared, pipelined connections (round robin), reconnected on demand.
 ///
@@ -47,11 +49,26 @@ public final class RedisConnectionPool: RedisClient {
     }
 
     public func send(_ command: RESPCommand, timeout: Duration?) async throws -> RESPValue {
-        try await counted { try await withConnection { try await $0.send(command, timeout: timeout) } }
+        try await traced(command.name) { try await counted { try await withConnection { try await $0.send(command, timeout: timeout) } } }
     }
 
     public func pipeline(_ commands: [RESPCommand], timeout: Duration?) async throws -> [RESPValue] {
-        try await counted { try await withConnection { try await $0.pipeline(commands, timeout: timeout) } }
+        let names = commands.map(\.name)
+        return try await traced(Set(names).count == 1 ? names[0] : "PIPELINE") {
+            try await counted { try await withConnection { try await $0.pipeline(commands, timeout: timeout) } }
+        }
+    }
+
+    /// A `redis {COMMAND}` client span, inside a traced request only (keys and values stay out).
+    private func traced<Result: Sendable>(_ operation: String, _ body: () async throws -> Result) async throws -> Result {
+        guard InstrumentationContext.current != nil else { return try await body() }
+        return try await withSpan("redis \(operation)", ofKind: .client) { span in
+            span.attributes[Telemetry.dbSystem] = "redis"
+            span.attributes[Telemetry.dbSystemName] = "redis"
+            span.attributes[Telemetry.dbOperation] = operation
+            span.attributes[Telemetry.dbNamespace] = String(configuration.database)
+            return try await body()
+        }
     }
 
     /// Connections configured (`redis.poolSize`).
@@ -66,12 +83,16 @@ public final class RedisConnectionPool: RedisClient {
         }
     }
 
-    /// Commands and pipelines that failed since start (Redis unreachable, timed out, connection lost).
+    /// Commands and pipelines that failed since start because Redis could not answer (unreachable,
+    /// timed out, connection lost, garbled reply). Error replies (`NOSCRIPT`, `WRONGTYPE`) are
+    /// Redis answering, and callers handle them: not counted.
     public var failures: Int { failedCommands.load(ordering: .relaxed) }
 
     private func counted<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
         do {
             return try await body()
+        } catch let error as RedisServerError {
+            throw error
         } catch {
             failedCommands.add(1, ordering: .relaxed)
             throw error

@@ -53,6 +53,8 @@ public struct ParleyServices: Sendable {
             devIssuer = issuer
         }
         let metrics = ParleyMetrics()
+        let limits = configuration.rateLimits
+        metrics.declareRateLimits([limits.user, limits.ip, limits.tenant, limits.authFailures].compactMap { $0?.name })
         for issuer in configuration.issuers {
             metrics.declareIssuer(issuer.issuer)
             let counted = FailureCountingFetcher(base: fetcher) { metrics.recordJWKSFetchFailure(issuer: issuer.issuer) }
@@ -150,7 +152,11 @@ public func buildApplication(configuration: ParleyConfiguration, logger: Logger)
     try await buildApplication(services: try await ParleyServices.make(configuration: configuration, logger: logger), logger: logger)
 }
 
-public func buildApplication(services: ParleyServices, logger: Logger, surface: ParleySurface = .api) async throws -> some ApplicationProtocol {
+/// `tracing`: the span exporter `bootstrapObservability` returned, run first so that it stops last
+/// (after the server's final spans).
+public func buildApplication(
+    services: ParleyServices, logger: Logger, surface: ParleySurface = .api, tracing: (any Service)? = nil
+) async throws -> some ApplicationProtocol {
     let configuration = services.configuration
     if configuration.devAuthEnabled {
         logger.notice("development auth is on: tokens from `parley token` are accepted", metadata: ["issuer": "\(DevelopmentIssuer.issuer)"])
@@ -172,9 +178,10 @@ public func buildApplication(services: ParleyServices, logger: Logger, surface: 
     let mcp = MCPService(configuration: configuration, auditor: Auditor(queue: services.auditQueue), host: host, logger: logger)
     // Models (and the llama-servers Parley runs) belong to the API server, not to `parley mcp`.
     let lifecycles: [any Service] =
-        surface == .api
-        ? [StorageLifecycle(services: services, auditWorker: worker), ModelLifecycle(services: services), mcp]
-        : [StorageLifecycle(services: services, auditWorker: worker), mcp]
+        (tracing.map { [$0] } ?? [])
+        + (surface == .api
+            ? [StorageLifecycle(services: services, auditWorker: worker), ModelLifecycle(services: services), mcp]
+            : [StorageLifecycle(services: services, auditWorker: worker), mcp])
     return Application(
         router: buildRouter(services: services, mcp: mcp, surface: surface, logger: logger),
         server: .http1(configuration: httpLimits(configuration)),
@@ -222,6 +229,8 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
     let gate = RateLimitGate(limiter: services.rateLimiter, settings: configuration.rateLimits, metrics: services.metrics)
 
     let router = Router(context: ParleyRequestContext.self)
+    // Outermost: the server span covers everything else, and continues a caller's traceparent.
+    if configuration.telemetry.enabled { router.add(middleware: TracingMiddleware()) }
     router.add(
         middleware: BrowserSecurityMiddleware(
             allowedOrigins: Set(configuration.corsAllowedOrigins), alwaysHSTS: configuration.hsts,

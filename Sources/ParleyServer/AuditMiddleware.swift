@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import ParleyCore
+import ParleyModels
 
 /// Turns what a request did into an audit event and queues it (never waiting for storage).
 struct Auditor: Sendable {
@@ -15,7 +16,8 @@ struct Auditor: Sendable {
         queue.publish(
             AuditEvent(
                 tenant: context.tenant, actor: context.principal?.user.rawValue ?? "anonymous", action: action,
-                object: object, outcome: outcome, ip: context.clientIP, requestID: context.requestID, detail: detail))
+                object: object, outcome: outcome, ip: context.clientIP, requestID: context.requestID, detail: detail,
+                traceID: TracePropagation.currentTraceID()))
     }
 
     /// The audit event of a task tool call, however it came (a chat turn, an MCP client): the same
@@ -44,7 +46,7 @@ struct Auditor: Sendable {
         let id = call.result["task"]?["id"]?.intValue ?? call.arguments["task_id"]?.intValue
         return AuditEvent(
             tenant: tenant, actor: actor, action: action, object: id.map { "task:\($0)" }, outcome: outcome, ip: ip,
-            requestID: requestID, detail: detail)
+            requestID: requestID, detail: detail, traceID: TracePropagation.currentTraceID())
     }
 
     static func outcome(for status: HTTPResponse.Status) -> AuditEvent.Outcome {

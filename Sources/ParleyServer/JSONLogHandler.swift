@@ -7,13 +7,16 @@ import Synchronization
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
+    /// With tracing on: the current span's `trace_id` and `span_id`.
+    public var metadataProvider: Logger.MetadataProvider?
     let label: String
 
     private static let output = Mutex<Void>(())
 
-    public init(label: String, level: Logger.Level = .info) {
+    public init(label: String, level: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
         self.logLevel = level
+        self.metadataProvider = metadataProvider
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -29,6 +32,7 @@ public struct JSONLogHandler: LogHandler {
             "logger": label,
         ]
         var merged = metadata
+        if let provided = metadataProvider?.get(), !provided.isEmpty { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
         for (key, value) in merged where fields[key] == nil { fields[key] = Self.json(value) }
         if event.level >= .error { fields["source"] = "\(event.file):\(event.line)" }

@@ -49,6 +49,8 @@ public struct ParleyConfiguration: Sendable {
     /// MCP protected-resource metadata); `nil`: taken from each request.
     public var publicURL: String?
     public var mcp = MCPSettings()
+    /// OpenTelemetry traces; off unless an OTLP endpoint is configured.
+    public var telemetry = TelemetrySettings()
     /// PostgreSQL instead of the SQLite files in the data directory; `nil`: SQLite.
     public var postgres: PostgresSettings?
     /// Whether serving processes migrate the schemas they open (`off`: only `parley migrate` does).
@@ -120,6 +122,7 @@ public struct ParleyConfiguration: Sendable {
             throw ConfigurationError(key: "http.publicUrl", reason: "must be an absolute URL like https://parley.example.com")
         }
         mcp = try MCPSettings(reader: reader, defaultHost: host)
+        telemetry = try TelemetrySettings(reader: reader)
         providers = try Self.providers(reader)
         modelRoute = reader.stringArray(forKey: "model.route", default: providers.map(\.name))
         for name in modelRoute where !providers.contains(where: { $0.name == name }) {

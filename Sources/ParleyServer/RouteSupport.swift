@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import ParleyCore
+import Tracing
 
 extension Request {
     /// Reads and decodes a JSON body, naming the field at fault when it does not fit `type`.
@@ -161,12 +162,15 @@ func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) th
 /// stop `produce`: the turn it runs is finished and stored; only the writing stops.
 func eventStream(_ produce: @escaping @Sendable (AsyncStream<ByteBuffer>.Continuation) async -> Void) -> Response {
     let (frames, output) = AsyncStream<ByteBuffer>.makeStream()
+    // The body is written after the handler has returned, outside the request's span: the turn
+    // runs in the request's trace context all the same.
+    let trace = InstrumentationContext.current
     let body = ResponseBody { writer in
         // A comment first, so the response head goes out now rather than with the first event
         // (which may wait seconds for a model): clients and proxies see the stream has begun.
         var connected = (try? await writer.write(ByteBuffer(string: ": stream open\n\n"))) != nil
         async let finished: Void = {
-            await produce(output)
+            await InstrumentationContext.$current.withValue(trace) { await produce(output) }
             output.finish()
         }()
         for await frame in frames where connected {

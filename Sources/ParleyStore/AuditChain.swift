@@ -7,10 +7,12 @@ import ParleyCore
 public enum AuditChain {
     public static func hash(previous: String, event: AuditEvent) -> String {
         // A JSON array of strings is an unambiguous encoding of the fields (no separator tricks).
-        let fields: [String?] = [
+        var fields: [String?] = [
             previous, String(Clock.millis(event.time)), event.tenant?.rawValue, event.actor, event.action, event.object,
             event.outcome.rawValue, event.ip, event.requestID, event.detail,
         ]
+        // Covered when present; events without one hash as they always have, so stored chains verify.
+        if let traceID = event.traceID { fields.append(traceID) }
         let canonical = (try? encoder.encode(fields)) ?? Data()
         return hex(SHA256.hash(data: canonical))
     }

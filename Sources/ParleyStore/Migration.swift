@@ -13,10 +13,11 @@ public struct Migration: Sendable {
 enum SchemaVersions {
     /// A tenant's database (SQLite) or schema (PostgreSQL), version 1 first.
     static let tenant = [
-        "users, tasks, conversations, messages, feedback", "audit log", "linear audit chain", "audit event ids", "turn records",
+        "users, tasks, conversations, messages, feedback", "audit log", "linear audit chain", "audit event ids",
+        "turn records, audit trace ids",
     ]
     /// The control database (SQLite) or the shared `parley` schema (PostgreSQL).
-    static let control = ["feature flags, system audit log", "linear audit chain", "audit event ids"]
+    static let control = ["feature flags, system audit log", "linear audit chain", "audit event ids", "audit trace ids"]
 
     /// One successor per event: two processes appending to one log (e.g. `parley serve` and
     /// `parley mcp` on the same files) cannot fork the chain; the second append is refused and retried.
@@ -35,6 +36,10 @@ enum SchemaVersions {
     static let turnRecords = [
         "ALTER TABLE messages ADD COLUMN record TEXT",
         "CREATE INDEX audit_log_by_request ON audit_log (request_id)",
-    ]
-    static let turnRecordsDown = ["DROP INDEX audit_log_by_request", "ALTER TABLE messages DROP COLUMN record"]
+    ] + auditTraceIDs
+    static let turnRecordsDown = auditTraceIDsDown + ["DROP INDEX audit_log_by_request", "ALTER TABLE messages DROP COLUMN record"]
+
+    /// The trace of the request an event came from (W3C trace id), when it was traced.
+    static let auditTraceIDs = ["ALTER TABLE audit_log ADD COLUMN trace_id TEXT"]
+    static let auditTraceIDsDown = ["ALTER TABLE audit_log DROP COLUMN trace_id"]
 }

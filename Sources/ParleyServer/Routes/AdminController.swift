@@ -122,6 +122,7 @@ struct AdminController {
         enum CodingKeys: String, CodingKey {
             case seq, time, tenant, actor, action, object, outcome, ip, detail, hash
             case requestID = "request_id"
+            case traceID = "trace_id"
             case previousHash = "prev_hash"
         }
 
@@ -137,6 +138,7 @@ struct AdminController {
             try container.encode(event.outcome, forKey: .outcome)
             try container.encodeIfPresent(event.ip, forKey: .ip)
             try container.encodeIfPresent(event.requestID, forKey: .requestID)
+            try container.encodeIfPresent(event.traceID, forKey: .traceID)
             try container.encodeIfPresent(event.detail, forKey: .detail)
             try container.encode(record.previousHash, forKey: .previousHash)
             try container.encode(record.hash, forKey: .hash)

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import ParleyAgent
 import ParleyCore
+import ParleyModels
 
 /// The chat API: one turn at a time, conversations and their history, and feedback.
 struct ChatController {
@@ -129,11 +130,15 @@ struct ChatController {
         let token = request.headers[.authorization].map { String($0.dropFirst("Bearer ".count)) }
         return PendingTurn(
             user: scope.user, store: store, prepared: prepared, agent: agents.agent(useAI: flags.chatbotAI, route: flags.modelRoute),
-            credentials: token.map { ToolCredentials(tenant: scope.tenant, bearerToken: $0) }, origin: Self.origin(context))
+            credentials: token.map { ToolCredentials(tenant: scope.tenant, bearerToken: $0) },
+            origin: Self.origin(context, conversation: body.conversationID))
     }
 
-    static func origin(_ context: ParleyRequestContext) -> ChatService.Origin {
-        ChatService.Origin(requestID: context.requestID.isEmpty ? nil : context.requestID)
+    /// The request a turn came in, for its record and its trace.
+    static func origin(_ context: ParleyRequestContext, conversation: Int? = nil) -> ChatService.Origin {
+        ChatService.Origin(
+            requestID: context.requestID.isEmpty ? nil : context.requestID, traceID: TracePropagation.currentTraceID(),
+            conversationID: conversation)
     }
 
     /// Metrics and audit of a finished turn.

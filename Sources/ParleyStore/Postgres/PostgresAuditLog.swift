@@ -15,7 +15,7 @@ struct PostgresAuditLog: AuditLogRepository {
     /// Where the table is: `"tenant_acme".`, before its name in every statement.
     private var t: String { schema.qualifier }
 
-    private static let columns = "seq, time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id"
+    private static let columns = "seq, time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id, trace_id"
 
     func append(_ events: [AuditEvent]) async throws -> [AuditRecord] {
         guard !events.isEmpty else { return [] }
@@ -56,13 +56,14 @@ struct PostgresAuditLog: AuditLogRepository {
                 binds.append(previous)
                 binds.append(hash)
                 binds.append(event.id)
-                tuples.append("(" + (1...12).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+                binds.append(event.traceID)
+                tuples.append("(" + (1...13).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
                 previous = hash
             }
             let inserted = try await connection.query(
                 PostgresQuery(
                     unsafeSQL: """
-                        INSERT INTO \(t)audit_log (time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id)
+                        INSERT INTO \(t)audit_log (time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id, trace_id)
                         VALUES \(tuples.joined(separator: ", ")) RETURNING seq, hash
                         """,
                     binds: binds),
@@ -122,12 +123,12 @@ struct PostgresAuditLog: AuditLogRepository {
     }
 
     static func record(_ row: PostgresRow) throws -> AuditRecord {
-        let (sequence, time, tenant, actor, action, object, outcome, ip, requestID, detail, previous, hash, id) = try row.decode(
-            (Int, Int, String?, String, String, String?, String, String?, String?, String?, String, String, String?).self)
+        let (sequence, time, tenant, actor, action, object, outcome, ip, requestID, detail, previous, hash, id, traceID) = try row.decode(
+            (Int, Int, String?, String, String, String?, String, String?, String?, String?, String, String, String?, String?).self)
         guard let outcome = AuditEvent.Outcome(rawValue: outcome) else { throw StoreError.corrupt(column: "outcome") }
         let event = AuditEvent(
             time: Clock.date(time), tenant: tenant.flatMap(TenantID.init), actor: actor, action: action, object: object,
-            outcome: outcome, ip: ip, requestID: requestID, detail: detail, id: id)
+            outcome: outcome, ip: ip, requestID: requestID, detail: detail, id: id, traceID: traceID)
         return AuditRecord(sequence: sequence, event: event, previousHash: previous, hash: hash)
     }
 }

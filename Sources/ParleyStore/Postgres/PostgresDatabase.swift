@@ -5,6 +5,7 @@ import NIOCore
 import ParleyCore
 import PostgresNIO
 import Synchronization
+import Tracing
 
 /// Where and how to reach PostgreSQL: parsed from `postgres://user:password@host:port/database?sslmode=…`.
 public struct PostgresSettings: Sendable, Hashable {
@@ -121,10 +122,12 @@ public final class PostgresDatabase: Sendable {
         in schema: QuotedSchema, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Result
     ) async throws -> Result {
         let logger = self.logger
-        return try await bounded {
-            try await self.client.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT set_config('search_path', \(schema.quoted), true)", logger: logger)
-                return try await body(connection, logger)
+        return try await StoreTracing.span(system: "postgresql", namespace: schema.name, sql: nil) {
+            try await bounded {
+                try await self.client.withTransaction(logger: logger) { connection in
+                    try await connection.query("SELECT set_config('search_path', \(schema.quoted), true)", logger: logger)
+                    return try await body(connection, logger)
+                }
             }
         }
     }
@@ -144,9 +147,19 @@ public final class PostgresDatabase: Sendable {
     /// names the schema of every table (see `QuotedSchema.qualifier`).
     func run(_ query: PostgresQuery) async throws -> [PostgresRow] {
         let logger = self.logger
-        return try await bounded {
-            try await self.client.query(query, logger: logger).collect()
+        return try await StoreTracing.span(system: "postgresql", namespace: Self.schema(of: query.sql), sql: query.sql) {
+            try await bounded {
+                try await self.client.query(query, logger: logger).collect()
+            }
         }
+    }
+
+    /// The schema a statement's first table is in (`tenant_acme` of `"tenant_acme".messages`).
+    static func schema(of sql: String) -> String {
+        guard let table = StoreTracing.summary(sql).1, let range = sql.range(of: "\".\(table)") else { return "parley" }
+        let before = sql[..<range.lowerBound]
+        guard let open = before.lastIndex(of: "\"") else { return "parley" }
+        return String(before[before.index(after: open)...])
     }
 
     /// Answers within the timeout, or fails with 503: while PostgreSQL is down, a lease would

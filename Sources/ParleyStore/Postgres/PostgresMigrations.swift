@@ -111,6 +111,7 @@ enum PostgresSchema {
         Migration(
             version: 3, name: SchemaVersions.control[2], up: SchemaVersions.auditEventIDs,
             down: SchemaVersions.auditEventIDsDown),
+        Migration(version: 4, name: SchemaVersions.control[3], up: SchemaVersions.auditTraceIDs, down: SchemaVersions.auditTraceIDsDown),
     ]
 
     static let auditLogTable = [

@@ -11,7 +11,7 @@ import SQLiteNIO
 struct SQLiteAuditLog: AuditLogRepository {
     let database: SQLiteDatabase
 
-    private static let columns = "seq, time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id"
+    private static let columns = "seq, time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id, trace_id"
 
     func append(_ events: [AuditEvent]) async throws -> [AuditRecord] {
         for attempt in 1... {
@@ -37,17 +37,17 @@ struct SQLiteAuditLog: AuditLogRepository {
         for event in events {
             let hash = AuditChain.hash(previous: previous, event: event)
             hashes.append((previous, hash))
-            rows.append("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            rows.append("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             binds += [
                 .integer(Clock.millis(event.time)), Self.text(event.tenant?.rawValue), .text(event.actor), .text(event.action),
                 Self.text(event.object), .text(event.outcome.rawValue), Self.text(event.ip), Self.text(event.requestID),
-                Self.text(event.detail), .text(previous), .text(hash), Self.text(event.id),
+                Self.text(event.detail), .text(previous), .text(hash), Self.text(event.id), Self.text(event.traceID),
             ]
             previous = hash
         }
         let inserted = try await database.query(
             """
-            INSERT INTO audit_log (time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id)
+            INSERT INTO audit_log (time, tenant, actor, action, object, outcome, ip, request_id, detail, prev_hash, hash, event_id, trace_id)
             VALUES \(rows.joined(separator: ", ")) RETURNING seq
             """, binds)
         return try zip(zip(events, hashes), inserted).map { pair, row in
@@ -120,7 +120,7 @@ struct SQLiteAuditLog: AuditLogRepository {
             time: try row.date("time"), tenant: row.optionalString("tenant").flatMap(TenantID.init),
             actor: try row.string("actor"), action: try row.string("action"), object: row.optionalString("object"),
             outcome: outcome, ip: row.optionalString("ip"), requestID: row.optionalString("request_id"),
-            detail: row.optionalString("detail"), id: row.optionalString("event_id"))
+            detail: row.optionalString("detail"), id: row.optionalString("event_id"), traceID: row.optionalString("trace_id"))
         return AuditRecord(
             sequence: try row.int("seq"), event: event, previousHash: try row.string("prev_hash"), hash: try row.string("hash"))
     }

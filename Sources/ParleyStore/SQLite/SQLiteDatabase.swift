@@ -115,8 +115,16 @@ final class SQLiteDatabase: Sendable {
     /// Runs one statement: a SELECT on the reader, anything else in the writer's next group commit.
     @discardableResult
     func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
-        if Self.isRead(sql) { return try await reader.query(sql, binds) }
-        return try await writes.run(sql, binds)
+        try await StoreTracing.span(system: "sqlite", namespace: namespace, sql: sql) {
+            if Self.isRead(sql) { return try await reader.query(sql, binds) }
+            return try await writes.run(sql, binds)
+        }
+    }
+
+    /// The database's name in traces: the tenant (`acme` of `tenants/acme.sqlite`), or `parley`.
+    var namespace: String {
+        let file = path.split(separator: "/").last.map(String.init) ?? path
+        return file.hasSuffix(".sqlite") ? String(file.dropLast(".sqlite".count)) : file
     }
 
     /// Several writes that commit together or not at all, in the writer's next group commit.
@@ -124,7 +132,7 @@ final class SQLiteDatabase: Sendable {
     func transaction<Result: Sendable>(
         _ body: @escaping @Sendable (SQLiteConnection) async throws -> Result
     ) async throws -> Result {
-        try await writes.unit(body)
+        try await StoreTracing.span(system: "sqlite", namespace: namespace, sql: nil) { try await writes.unit(body) }
     }
 
     /// Whether `sql` only reads: it starts with SELECT (a `WITH` may write, so it counts as a write).
@@ -163,9 +171,10 @@ final class SQLiteDatabase: Sendable {
         let target = target ?? latestVersion
         var version = try await currentVersion()
         for migration in migrations where migration.version > version && migration.version <= target {
-            try await migrationTransaction(migration.up + [
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(migration.version), '\(migration.name)', \(Clock.nowMillis()))"
-            ])
+            try await migrationTransaction(
+                migration.up + [
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(migration.version), '\(migration.name)', \(Clock.nowMillis()))"
+                ], unlessAt: migration.version)
             version = migration.version
         }
         return version
@@ -179,9 +188,16 @@ final class SQLiteDatabase: Sendable {
         return try await currentVersion()
     }
 
-    private func migrationTransaction(_ statements: [String]) async throws {
+    /// Runs `statements` in one write transaction. With `unlessAt`: not when the database is at
+    /// that version by the time the write lock is held, as when another process (`parley serve`
+    /// and `parley mcp` starting together on the same files) migrated it meanwhile.
+    private func migrationTransaction(_ statements: [String], unlessAt version: Int? = nil) async throws {
         try await execute("BEGIN IMMEDIATE")
         do {
+            if let version, try await currentVersion() >= version {
+                try await execute("COMMIT")
+                return
+            }
             for statement in statements { try await execute(statement) }
             try await execute("COMMIT")
         } catch {

@@ -160,6 +160,10 @@ public final class ParleyMetrics: AuditMetrics {
         registry.makeCounter(descriptor: Self.jwksFailures, labels: [("issuer", issuer)]).increment()
     }
 
+    func declareRateLimits(_ policies: [String]) {
+        for policy in policies { _ = registry.makeCounter(descriptor: Self.rateLimited, labels: [("policy", policy)]) }
+    }
+
     func declareIssuer(_ issuer: String) { _ = registry.makeCounter(descriptor: Self.jwksFailures, labels: [("issuer", issuer)]) }
 
     /// The PostgreSQL pool as it is now.
