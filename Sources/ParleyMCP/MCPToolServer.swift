@@ -135,7 +135,7 @@ public struct MCPToolServer: Sendable {
         }
         // A remote caller's trace context comes in `_meta`; in process, the caller's task carries it.
         let caller = TracePropagation.context(from: (params._meta?.fields ?? [:]).compactMapValues(\.stringValue))
-        return try await withSpan(
+        return await withSpan(
             Telemetry.mcpToolsCall(params.name), context: caller ?? InstrumentationContext.current ?? .topLevel, ofKind: .server
         ) { span in
             span.attributes[Telemetry.mcpMethod] = "tools/call"

@@ -71,10 +71,10 @@ public final class ParleyMetrics: AuditMetrics {
     }
 
     static var buildInfo: MetricNameDescriptor {
-        .init(metricName: "parley_build_info", helpText: "Always 1; the version of the running build is its label")
+        .init(metricName: "parley_build_info", unitName: "", helpText: "Always 1; the version of the running build is its label")
     }
     static var ready: MetricNameDescriptor {
-        .init(metricName: "parley_ready", helpText: "1 when the last readiness check passed, 0 when it failed")
+        .init(metricName: "parley_ready", unitName: "", helpText: "1 when the last readiness check passed, 0 when it failed")
     }
     static var modelCalls: MetricNameDescriptor {
         .init(metricName: "parley_model_calls", unitName: "total", helpText: "Calls to model providers by provider, model and outcome (ok or why it failed)")
@@ -89,7 +89,7 @@ public final class ParleyMetrics: AuditMetrics {
         .init(metricName: "parley_model_tokens", unitName: "total", helpText: "Tokens the providers counted, by provider, model and type (input or output)")
     }
     static var providerCoolingDown: MetricNameDescriptor {
-        .init(metricName: "parley_model_provider_cooling_down", helpText: "1 while a provider is skipped after repeated failures")
+        .init(metricName: "parley_model_provider_cooling_down", unitName: "", helpText: "1 while a provider is skipped after repeated failures")
     }
     static var toolCallDuration: MetricNameDescriptor {
         .init(metricName: "parley_tool_call_duration", unitName: "seconds", helpText: "Tool call latency by tool")
@@ -98,19 +98,19 @@ public final class ParleyMetrics: AuditMetrics {
         .init(metricName: "parley_jwks_fetch_failures", unitName: "total", helpText: "Failed fetches of an issuer's discovery document or keys, by issuer")
     }
     static var databaseInFlight: MetricNameDescriptor {
-        .init(metricName: "parley_database_operations_in_flight", helpText: "Store operations holding or waiting for a pooled connection")
+        .init(metricName: "parley_database_operations_in_flight", unitName: "", helpText: "Store operations holding or waiting for a pooled connection")
     }
     static var databasePoolMax: MetricNameDescriptor {
-        .init(metricName: "parley_database_pool_connections_max", helpText: "Connections the pool may open (database.poolSize)")
+        .init(metricName: "parley_database_pool_connections_max", unitName: "", helpText: "Connections the pool may open (database.poolSize)")
     }
     static var databaseErrors: MetricNameDescriptor {
         .init(metricName: "parley_database_errors", unitName: "total", helpText: "Store operations that failed because the database was unavailable or too slow")
     }
     static var redisOpen: MetricNameDescriptor {
-        .init(metricName: "parley_redis_connections_open", helpText: "Open connections of the Redis pool")
+        .init(metricName: "parley_redis_connections_open", unitName: "", helpText: "Open connections of the Redis pool")
     }
     static var redisPoolSize: MetricNameDescriptor {
-        .init(metricName: "parley_redis_pool_connections", helpText: "Connections the Redis pool keeps (redis.poolSize)")
+        .init(metricName: "parley_redis_pool_connections", unitName: "", helpText: "Connections the Redis pool keeps (redis.poolSize)")
     }
     static var redisErrors: MetricNameDescriptor {
         .init(metricName: "parley_redis_errors", unitName: "total", helpText: "Redis commands that failed (unreachable, timed out, refused)")
