@@ -10,6 +10,7 @@ import ParleyCore
 import ParleyMCP
 import ParleyModels
 import ParleyPrivacy
+import ParleyRedis
 import ParleyServer
 import ParleyStore
 
@@ -19,7 +20,9 @@ struct Parley: AsyncParsableCommand {
         commandName: "parley",
         abstract: "A multi-tenant AI chat service with a to-do agent built in.",
         version: ParleyBuild.version,
-        subcommands: [Serve.self, MCPCommand.self, Worker.self, Token.self, Migrate.self, Audit.self, PII.self, Probe.self],
+        subcommands: [
+            Serve.self, MCPCommand.self, Worker.self, Token.self, Migrate.self, Purge.self, Audit.self, PII.self, Probe.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }
@@ -265,6 +268,56 @@ struct Probe: AsyncParsableCommand {
             FileHandle.standardError.write(Data("\(url): \(response.status)\n".utf8))
             throw ExitCode.failure
         }
+    }
+}
+
+struct Purge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove messages older than each tenant's retention (retention.days, or the tenant's flag) now; print what went.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: "Purge only this tenant.")
+    var tenant: String?
+
+    @Flag(name: .long, help: "Count what would be removed; change nothing.")
+    var dryRun = false
+
+    func run() async throws {
+        let configuration = try await common.load()
+        let logger = Logger(label: "parley.purge")
+        let only = try tenant.map { name in
+            guard let id = TenantID(name) else { throw ValidationError("--tenant must match ^[a-z][a-z0-9_]{0,62}$") }
+            return id
+        }
+        let storage = try await Storage.open(
+            postgres: configuration.postgres, dataDirectory: configuration.dataDirectoryURL, migration: configuration.migration,
+            logger: logger)
+        let provider = storage.tenants
+        if let only, !(try await provider.tenants()).contains(only) {
+            try await storage.close()
+            throw ValidationError("no tenant \(only) in \(storage.location)")
+        }
+        // With Redis, the conversations it purges are dropped from the context cache as in the server.
+        let redis = configuration.redis.map { RedisConnectionPool(configuration: $0.connection, logger: logger) }
+        let cache = redis.flatMap { pool in
+            configuration.redis.flatMap { $0.contextTTL > .zero ? RedisContextCache(client: pool, ttl: $0.contextTTL, logger: logger) : nil }
+        }
+        let purger = RetentionPurger(
+            tenants: { try await provider.tenants() },
+            store: { tenant in
+                let store = try await provider.store(for: tenant, provisioning: .existingOnly)
+                return cache?.wrap(store) ?? store
+            },
+            flags: FlagService(store: storage.control.flags), defaultDays: configuration.retention.days,
+            // No audit worker here: the event goes straight into the tenant's log.
+            record: { event in
+                guard let tenant = event.tenant else { return }
+                _ = try? await provider.store(for: tenant, provisioning: .existingOnly).audit.append([event])
+            })
+        for outcome in try await purger.purgeAll(only: only, dryRun: dryRun) { print(outcome.summary) }
+        await redis?.shutdown()
+        try await storage.close()
     }
 }
 

@@ -6,11 +6,16 @@ public enum FeatureFlag: String, Sendable, Hashable, CaseIterable, Codable {
     case chatbotAI = "chatbot.ai"
     /// The ordered provider names a tenant's chat uses (empty: the configured default route).
     case modelRoute = "model.route"
+    /// Days a tenant's messages are kept (0: forever); `null`: `retention.days` of the configuration.
+    case retentionDays = "retention.days"
+
+    public static let maxRetentionDays = 36_500
 
     public var defaultValue: JSONValue {
         switch self {
         case .chatbotEnabled, .chatbotAI: .bool(true)
         case .modelRoute: .array([])
+        case .retentionDays: .null
         }
     }
 
@@ -27,6 +32,12 @@ public enum FeatureFlag: String, Sendable, Hashable, CaseIterable, Codable {
                     return !name.isEmpty && name.utf8.count <= 64
                 })
             else { return "must be an array of up to 16 provider names" }
+            return nil
+        case .retentionDays:
+            if value == .null { return nil }
+            guard let days = value.intValue, case .number = value, (0...Self.maxRetentionDays).contains(days) else {
+                return "must be a whole number of days from 0 (keep everything) to \(Self.maxRetentionDays), or null"
+            }
             return nil
         }
     }
@@ -62,6 +73,8 @@ public struct FeatureFlags: Sendable, Hashable {
         guard case .array(let names)? = values[.modelRoute] else { return [] }
         return names.compactMap(\.stringValue)
     }
+    /// The tenant's own retention, or `nil` for the configured one.
+    public var retentionDays: Int? { values[.retentionDays]?.intValue }
 }
 
 public protocol FeatureFlagStore: Sendable {

@@ -75,6 +75,41 @@ public protocol FeedbackExportRepository: Sendable {
     func export(since: Date?, after: Int?, limit: Int) async throws -> [FeedbackExportRow]
 }
 
+/// What a retention purge removed from one tenant (with `dryRun`: would remove).
+public struct PurgeReport: Sendable, Hashable {
+    public var messages = 0
+    /// Conversations left without messages, removed with their last old ones.
+    public var conversations = 0
+    /// Ratings of removed answers.
+    public var feedback = 0
+    /// The conversations that lost messages (for caches to forget them).
+    public var touched: Set<Touched> = []
+    /// Another process holds this tenant's purge (a replica's job): nothing was done here.
+    public var skipped = false
+
+    public struct Touched: Sendable, Hashable {
+        public var user: UserID
+        public var conversation: Int
+
+        public init(user: UserID, conversation: Int) {
+            self.user = user
+            self.conversation = conversation
+        }
+    }
+
+    public init() {}
+}
+
+/// Retention: removing a whole tenant's old messages. Across users, so it is kept apart from the
+/// repositories routes use; only the retention job and `parley purge` call it.
+public protocol RetentionRepository: Sendable {
+    /// Deletes the messages created before `cutoff` (their feedback goes with them) and the
+    /// conversations they leave empty that nobody wrote to since; nothing newer is touched. In
+    /// batches, each committed on its own. With `dryRun` it only counts. One process at a time
+    /// per tenant: a purge another process is running makes this one report `skipped`.
+    func purge(before cutoff: Date, dryRun: Bool) async throws -> PurgeReport
+}
+
 /// Everything stored for one tenant.
 public protocol TenantStore: Sendable {
     var tenant: TenantID { get }
@@ -83,6 +118,7 @@ public protocol TenantStore: Sendable {
     var feedback: any FeedbackRepository { get }
     var feedbackExport: any FeedbackExportRepository { get }
     var audit: any AuditLogRepository { get }
+    var retention: any RetentionRepository { get }
 }
 
 public enum TenantProvisioning: Sendable {

@@ -134,6 +134,21 @@ struct CachedTenantStore: TenantStore {
     var feedback: any FeedbackRepository { base.feedback }
     var feedbackExport: any FeedbackExportRepository { base.feedbackExport }
     var audit: any AuditLogRepository { base.audit }
+    var retention: any RetentionRepository { CachedRetention(base: base.retention, tenant: base.tenant, cache: cache) }
+}
+
+/// A purge, then the cached context of every conversation it took messages from is forgotten:
+/// the cache never serves a purged message.
+struct CachedRetention: RetentionRepository {
+    let base: any RetentionRepository
+    let tenant: TenantID
+    let cache: RedisContextCache
+
+    func purge(before cutoff: Date, dryRun: Bool) async throws -> PurgeReport {
+        let report = try await base.purge(before: cutoff, dryRun: dryRun)
+        for touched in report.touched { await cache.invalidate(tenant: tenant, user: touched.user, conversation: touched.conversation) }
+        return report
+    }
 }
 
 struct CachedConversationRepository: ConversationRepository {

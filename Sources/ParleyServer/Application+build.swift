@@ -132,6 +132,18 @@ public struct ParleyServices: Sendable {
 }
 
 extension ParleyServices {
+    /// The retention purge on these stores: tenants' stores as requests see them (the context
+    /// cache is cleared of what it removes), events into the audit queue.
+    public func retentionPurger(now: @escaping @Sendable () -> Date = Date.init) -> RetentionPurger {
+        let stores = TenantStores(provider: storeProvider, provisioning: .existingOnly, contextCache: contextCache)
+        let provider = storeProvider
+        let queue = auditQueue
+        return RetentionPurger(
+            tenants: { try await provider.tenants() }, store: { try await stores.store(for: $0) },
+            flags: FlagService(store: control.flags), defaultDays: configuration.retention.days, now: now,
+            record: { queue.publish($0) }, metrics: metrics)
+    }
+
     func auditWorkerMode(logger: Logger) -> AuditWorker.Mode {
         if let stream = auditQueue as? RedisAuditStream, let redis, let settings = configuration.redis {
             let consumer = settings.inProcessWorker ? RedisAuditConsumer(pool: redis, settings: settings.consumer, logger: logger) : nil
@@ -177,10 +189,12 @@ public func buildApplication(
     let port = surface == .mcp ? configuration.mcp.port : configuration.port
     let mcp = MCPService(configuration: configuration, auditor: Auditor(queue: services.auditQueue), host: host, logger: logger)
     // Models (and the llama-servers Parley runs) belong to the API server, not to `parley mcp`.
+    let retention = RetentionJob(
+        purger: services.retentionPurger(), interval: configuration.retention.interval, firstRun: .seconds(60), logger: logger)
     let lifecycles: [any Service] =
         (tracing.map { [$0] } ?? [])
         + (surface == .api
-            ? [StorageLifecycle(services: services, auditWorker: worker), ModelLifecycle(services: services), mcp]
+            ? [StorageLifecycle(services: services, auditWorker: worker), ModelLifecycle(services: services), mcp, retention]
             : [StorageLifecycle(services: services, auditWorker: worker), mcp])
     return Application(
         router: buildRouter(services: services, mcp: mcp, surface: surface, logger: logger),

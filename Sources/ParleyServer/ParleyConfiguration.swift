@@ -51,6 +51,8 @@ public struct ParleyConfiguration: Sendable {
     public var mcp = MCPSettings()
     /// OpenTelemetry traces; off unless an OTLP endpoint is configured.
     public var telemetry = TelemetrySettings()
+    /// How long messages are kept, and how often the purge runs.
+    public var retention = RetentionSettings()
     /// PostgreSQL instead of the SQLite files in the data directory; `nil`: SQLite.
     public var postgres: PostgresSettings?
     /// Whether serving processes migrate the schemas they open (`off`: only `parley migrate` does).
@@ -123,6 +125,7 @@ public struct ParleyConfiguration: Sendable {
         }
         mcp = try MCPSettings(reader: reader, defaultHost: host)
         telemetry = try TelemetrySettings(reader: reader)
+        retention = try RetentionSettings(reader: reader)
         providers = try Self.providers(reader)
         modelRoute = reader.stringArray(forKey: "model.route", default: providers.map(\.name))
         for name in modelRoute where !providers.contains(where: { $0.name == name }) {
@@ -438,5 +441,24 @@ public struct MCPSettings: Sendable {
         if let url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URL(string: url)?.host == nil {
             throw ConfigurationError(key: "mcp.url", reason: "must be the http(s) URL of a parley mcp service, e.g. http://10.0.0.5:8090/mcp")
         }
+    }
+}
+
+/// Message retention: `retention.days` (0 keeps everything; a tenant's `retention.days` flag
+/// overrides it) and how often `parley serve` purges.
+public struct RetentionSettings: Sendable {
+    public var days = 30
+    public var interval: Duration = .seconds(3600)
+
+    public init() {}
+
+    init(reader: ConfigReader) throws {
+        days = reader.int(forKey: "retention.days", default: days)
+        guard (0...FeatureFlag.maxRetentionDays).contains(days) else {
+            throw ConfigurationError(key: "retention.days", reason: "must be 0 (keep everything) to \(FeatureFlag.maxRetentionDays)")
+        }
+        let minutes = reader.int(forKey: "retention.intervalMinutes", default: 60)
+        guard (1...1440).contains(minutes) else { throw ConfigurationError(key: "retention.intervalMinutes", reason: "must be 1–1440") }
+        interval = .seconds(minutes * 60)
     }
 }

@@ -21,6 +21,7 @@ struct CountingStore: TenantStore {
     var feedback: any FeedbackRepository { base.feedback }
     var feedbackExport: any FeedbackExportRepository { base.feedbackExport }
     var audit: any AuditLogRepository { base.audit }
+    var retention: any RetentionRepository { base.retention }
 }
 
 struct CountingConversations: ConversationRepository {
@@ -92,6 +93,30 @@ struct ContextCacheTests {
         #expect(try await context(1) == [])
         #expect(counter.reads.withLock { $0 } == 2)
         for pool in pools { await pool.shutdown() }
+    }
+
+    @Test func aPurgeLeavesNothingOfWhatItRemovedInTheCache() async throws {
+        let provider = try SQLiteStoreProvider(
+            dataDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("parley-cache-\(UUID().uuidString)"),
+            logger: Logger(label: "test"))
+        let tenant = TenantID("purge_" + UUID().uuidString.prefix(8).lowercased())!
+        let pool = try TestRedis.pool()
+        let store = RedisContextCache(client: pool, ttl: .seconds(60), logger: Logger(label: "test"))
+            .wrap(try await provider.store(for: tenant, provisioning: .createIfMissing))
+        let conversation = try await store.conversations.create(user: alice, title: "t")
+        _ = try await store.conversations.append(user: alice, conversation: conversation.id, messages: [NewMessage(role: .user, content: "old")])
+        try await Task.sleep(for: .milliseconds(20))
+        let cutoff = Date()
+        try await Task.sleep(for: .milliseconds(20))
+        _ = try await store.conversations.append(user: alice, conversation: conversation.id, messages: [NewMessage(role: .user, content: "new")])
+        func context() async throws -> [String] {
+            try await store.conversations.messages(user: alice, conversation: conversation.id, limit: 5, before: nil).map(\.content)
+        }
+        #expect(try await context() == ["old", "new"])  // cached now
+        let report = try await store.retention.purge(before: cutoff, dryRun: false)
+        #expect(report.messages == 1)
+        #expect(try await context() == ["new"])
+        await pool.shutdown()
     }
 
     @Test func redisDownMeansReadsGoToTheStore() async throws {

@@ -191,6 +191,74 @@ struct StoreTests {
         #expect(try await log.query(AuditFilter()).count == 4)
     }
 
+    @Test(arguments: Backend.allCases) func retentionRemovesWhatIsOlderThanTheCutoffAndNothingElse(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)
+        func ask(_ user: UserID, _ conversation: Int, _ texts: String...) async throws -> [Message] {
+            try await store.conversations.append(
+                user: user, conversation: conversation,
+                messages: texts.enumerated().map { NewMessage(role: $0.offset % 2 == 0 ? .user : .assistant, content: $0.element) })
+        }
+        // Alice's conversation is old through and through (with a rating); Bob's goes on after the cutoff.
+        let old = try await store.conversations.create(user: alice, title: "old")
+        let oldMessages = try await ask(alice, old.id, "q1", "a1")
+        #expect(try await store.feedback.submit(user: alice, messageID: oldMessages[1].id, rating: .down, comment: "no") != nil)
+        let ongoing = try await store.conversations.create(user: bob, title: "ongoing")
+        _ = try await ask(bob, ongoing.id, "b1")
+        try await Task.sleep(for: .milliseconds(20))
+        let cutoff = Date()
+        try await Task.sleep(for: .milliseconds(20))
+        _ = try await ask(bob, ongoing.id, "b2", "b3")
+
+        let dry = try await store.retention.purge(before: cutoff, dryRun: true)
+        #expect(dry.messages == 3 && dry.conversations == 1 && dry.feedback == 1)
+        #expect(try await store.conversations.messages(user: alice, conversation: old.id, limit: 10, before: nil).count == 2)
+
+        let report = try await store.retention.purge(before: cutoff, dryRun: false)
+        #expect(report.messages == 3 && report.conversations == 1 && report.feedback == 1 && !report.skipped)
+        #expect(report.touched == [PurgeReport.Touched(user: alice, conversation: old.id), PurgeReport.Touched(user: bob, conversation: ongoing.id)])
+        #expect(try await store.conversations.get(user: alice, id: old.id) == nil)
+        #expect(try await store.conversations.messages(user: bob, conversation: ongoing.id, limit: 10, before: nil).map(\.content) == ["b2", "b3"])
+        #expect(try await store.conversations.get(user: bob, id: ongoing.id) != nil)
+        #expect(try await store.retention.purge(before: cutoff, dryRun: false).messages == 0)
+    }
+
+    @Test(arguments: Backend.allCases) func aPurgeWhileChatsAreWrittenTouchesNothingNewer(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)
+        // 150 old messages in 15 conversations; then, while the purge runs, 60 new ones: into
+        // conversations that already have a newer message, and into new conversations.
+        var going: [Int] = []
+        for index in 0..<15 {
+            let conversation = try await store.conversations.create(user: alice, title: "c\(index)")
+            _ = try await store.conversations.append(
+                user: alice, conversation: conversation.id, messages: (0..<10).map { NewMessage(role: .user, content: "old \($0)") })
+            going.append(conversation.id)
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        let cutoff = Date()
+        try await Task.sleep(for: .milliseconds(20))
+        for conversation in going.prefix(5) {
+            _ = try await store.conversations.append(user: alice, conversation: conversation, messages: [NewMessage(role: .user, content: "new")])
+        }
+        async let purged = store.retention.purge(before: cutoff, dryRun: false)
+        var written = 5
+        for round in 0..<11 {
+            let target = round % 2 == 0 ? going[round % 5] : try await store.conversations.create(user: bob, title: "new \(round)").id
+            let user = round % 2 == 0 ? alice : bob
+            written += try await store.conversations.append(
+                user: user, conversation: target, messages: (0..<5).map { NewMessage(role: .user, content: "new \(round) \($0)") }
+            ).count
+        }
+        let report = try await purged
+        #expect(report.messages == 150)
+        #expect(report.conversations == 10)  // the ten with no newer message
+        let left = try await store.conversations.messages(user: alice, conversation: nil, limit: 1000, before: nil)
+            + store.conversations.messages(user: bob, conversation: nil, limit: 1000, before: nil)
+        #expect(left.count == written)
+        #expect(left.allSatisfy { $0.content.hasPrefix("new") })
+    }
+
     @Test(arguments: Backend.allCases) func feedbackOnlyOnTheUsersOwnAssistantMessages(backend: Backend) async throws {
         let fixture = try await backend.fixture()
         let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)

@@ -27,6 +27,7 @@ public final class ParleyMetrics: AuditMetrics {
             _ = registry.makeCounter(descriptor: counter)
         }
         registry.makeGauge(descriptor: Self.auditDepth).set(0.0)
+        for kind in ["messages", "conversations", "feedback"] { _ = registry.makeCounter(descriptor: Self.purged, labels: [("kind", kind)]) }
     }
 
     /// Runs `collect` before every scrape, to set gauges from the live state of a component.
@@ -114,6 +115,17 @@ public final class ParleyMetrics: AuditMetrics {
     }
     static var redisErrors: MetricNameDescriptor {
         .init(metricName: "parley_redis_errors", unitName: "total", helpText: "Redis commands that failed (unreachable, timed out, refused)")
+    }
+
+    static var purged: MetricNameDescriptor {
+        .init(metricName: "parley_retention_purged", unitName: "total", helpText: "What retention removed, by kind (messages, conversations, feedback)")
+    }
+
+    /// One tenant's retention purge.
+    func recordPurge(_ report: PurgeReport) {
+        for (kind, count) in [("messages", report.messages), ("conversations", report.conversations), ("feedback", report.feedback)] {
+            registry.makeCounter(descriptor: Self.purged, labels: [("kind", kind)]).increment(by: Int64(count))
+        }
     }
 
     static let modelLatencyBuckets: [Duration] = [

@@ -15,6 +15,7 @@ struct PostgresTenantStore: TenantStore {
     var feedback: any FeedbackRepository { PostgresFeedbackRepository(schema: schema, database: database) }
     var feedbackExport: any FeedbackExportRepository { PostgresFeedbackRepository(schema: schema, database: database) }
     var audit: any AuditLogRepository { PostgresAuditLog(database: database, schema: schema, lockKey: tenant.rawValue) }
+    var retention: any RetentionRepository { PostgresRetention(tenant: tenant, schema: schema, database: database) }
 }
 
 struct PostgresTaskRepository: TaskRepository {
@@ -314,6 +315,80 @@ extension PostgresFeedbackRepository: FeedbackExportRepository {
                     id: id, user: user, messageID: message, conversationID: conversation, message: content, model: model,
                     rating: FeedbackRating(rawValue: rating) ?? .up, comment: comment, createdAt: Clock.date(created))
             }
+        }
+    }
+}
+
+/// Retention on one tenant's schema, in batches, each a transaction that first takes the tenant's
+/// retention lock without waiting: while one replica purges a tenant, another one skips it.
+struct PostgresRetention: RetentionRepository {
+    let tenant: TenantID
+    let schema: QuotedSchema
+    let database: PostgresDatabase
+
+    func purge(before cutoff: Date, dryRun: Bool) async throws -> PurgeReport {
+        let cutoff = Clock.millis(cutoff)
+        let lockKey = "parley.retention." + tenant.rawValue
+        if dryRun {
+            return try await database.transaction(in: schema) { connection, logger in
+                let rows = try await connection.query(
+                    """
+                    SELECT (SELECT count(*) FROM messages WHERE created_at < \(cutoff))::bigint,
+                           (SELECT count(*) FROM feedback WHERE message_id IN (SELECT id FROM messages WHERE created_at < \(cutoff)))::bigint,
+                           (SELECT count(*) FROM conversations c WHERE c.updated_at < \(cutoff)
+                              AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.created_at < \(cutoff))
+                              AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.created_at >= \(cutoff)))::bigint
+                    """, logger: logger
+                ).collect()
+                var report = PurgeReport()
+                if let row = rows.first {
+                    (report.messages, report.feedback, report.conversations) = try row.decode((Int, Int, Int).self)
+                }
+                return report
+            }
+        }
+        var report = PurgeReport()
+        while true {
+            let batch = try await database.transaction(in: schema) { connection, logger -> PurgeReport in
+                var batch = PurgeReport()
+                let locked = try await connection.query("SELECT pg_try_advisory_xact_lock(hashtext(\(lockKey)))", logger: logger)
+                    .collect().first?.decode(Bool.self) ?? false
+                guard locked else {
+                    batch.skipped = true
+                    return batch
+                }
+                let doomed = try await connection.query(
+                    "SELECT id, user_id, conversation_id FROM messages WHERE created_at < \(cutoff) ORDER BY id LIMIT \(Retention.batchSize) FOR UPDATE",
+                    logger: logger
+                ).collect()
+                guard !doomed.isEmpty else { return batch }
+                var ids: [Int] = []
+                for row in doomed {
+                    let (id, user, conversation) = try row.decode((Int, String, Int).self)
+                    ids.append(id)
+                    if let user = UserID(user) { batch.touched.insert(PurgeReport.Touched(user: user, conversation: conversation)) }
+                }
+                batch.messages = ids.count
+                batch.feedback = try await connection.query(
+                    "SELECT count(*)::bigint FROM feedback WHERE message_id = ANY(\(ids))", logger: logger
+                ).collect().first?.decode(Int.self) ?? 0
+                try await connection.query("DELETE FROM messages WHERE id = ANY(\(ids))", logger: logger)
+                // Left empty, and nobody wrote to them since the cutoff (an append touches updated_at).
+                let conversations = Array(Set(batch.touched.map(\.conversation)))
+                batch.conversations = try await connection.query(
+                    """
+                    DELETE FROM conversations c WHERE c.id = ANY(\(conversations)) AND c.updated_at < \(cutoff)
+                      AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id) RETURNING c.id
+                    """, logger: logger
+                ).collect().count
+                return batch
+            }
+            if batch.skipped {
+                report.skipped = report.messages == 0
+                return report
+            }
+            report.add(batch)
+            if batch.messages < Retention.batchSize { return report }
         }
     }
 }

@@ -11,6 +11,7 @@ struct SQLiteTenantStore: TenantStore {
     var feedback: any FeedbackRepository { SQLiteFeedbackRepository(database: database) }
     var feedbackExport: any FeedbackExportRepository { SQLiteFeedbackRepository(database: database) }
     var audit: any AuditLogRepository { SQLiteAuditLog(database: database) }
+    var retention: any RetentionRepository { SQLiteRetention(database: database) }
 }
 
 struct SQLiteTaskRepository: TaskRepository {
@@ -318,5 +319,79 @@ extension SQLiteFeedbackRepository: FeedbackExportRepository {
                 rating: FeedbackRating(rawValue: try row.string("rating")) ?? .up, comment: row.optionalString("comment"),
                 createdAt: try row.date("created_at"))
         }
+    }
+}
+
+/// Retention on one tenant's file: the one process that serves it purges it, in batches, each
+/// batch one unit of the writer's group commit.
+struct SQLiteRetention: RetentionRepository {
+    let database: SQLiteDatabase
+
+    func purge(before cutoff: Date, dryRun: Bool) async throws -> PurgeReport {
+        let cutoff = SQLiteData.integer(Clock.millis(cutoff))
+        var report = PurgeReport()
+        if dryRun {
+            let rows = try await database.query(
+                """
+                SELECT (SELECT count(*) FROM messages WHERE created_at < ?1) AS messages,
+                       (SELECT count(*) FROM feedback WHERE message_id IN (SELECT id FROM messages WHERE created_at < ?1)) AS feedback,
+                       (SELECT count(*) FROM conversations c WHERE c.updated_at < ?1
+                          AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.created_at < ?1)
+                          AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.created_at >= ?1)) AS conversations
+                """, [cutoff])
+            report.messages = try rows.first?.int("messages") ?? 0
+            report.feedback = try rows.first?.int("feedback") ?? 0
+            report.conversations = try rows.first?.int("conversations") ?? 0
+            return report
+        }
+        // Usually there is nothing to remove: found out on the reader, without a write.
+        guard try await !database.query("SELECT 1 FROM messages WHERE created_at < ?1 LIMIT 1", [cutoff]).isEmpty else {
+            return report
+        }
+        while true {
+            let batch = try await database.transaction { connection -> PurgeReport in
+                var batch = PurgeReport()
+                let doomed = try await connection.query(
+                    "SELECT id, user_id, conversation_id FROM messages WHERE created_at < ?1 ORDER BY id LIMIT \(Retention.batchSize)",
+                    [cutoff])
+                guard !doomed.isEmpty else { return batch }
+                let ids = try doomed.map { try $0.int("id") }
+                let list = ids.map(String.init).joined(separator: ",")  // integers from the database
+                batch.messages = ids.count
+                batch.feedback = try await connection.query("SELECT count(*) AS n FROM feedback WHERE message_id IN (\(list))")
+                    .first?.int("n") ?? 0
+                _ = try await connection.query("DELETE FROM messages WHERE id IN (\(list))")
+                for row in doomed {
+                    guard let user = UserID(try row.string("user_id")) else { continue }
+                    batch.touched.insert(PurgeReport.Touched(user: user, conversation: try row.int("conversation_id")))
+                }
+                // Left empty, and nobody wrote to them since the cutoff (an append touches updated_at).
+                let conversations = Set(batch.touched.map(\.conversation)).map(String.init).joined(separator: ",")
+                batch.conversations = try await connection.query(
+                    """
+                    DELETE FROM conversations WHERE id IN (\(conversations)) AND updated_at < ?1
+                      AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id) RETURNING id
+                    """, [cutoff]
+                ).count
+                return batch
+            }
+            report.add(batch)
+            if batch.messages < Retention.batchSize { return report }
+        }
+    }
+}
+
+/// What both backends' purges share.
+enum Retention {
+    /// Messages deleted per transaction: a big backlog neither holds the writer nor a lock for long.
+    static let batchSize = 2_000
+}
+
+extension PurgeReport {
+    mutating func add(_ batch: PurgeReport) {
+        messages += batch.messages
+        conversations += batch.conversations
+        feedback += batch.feedback
+        touched.formUnion(batch.touched)
     }
 }
