@@ -188,9 +188,9 @@ public func buildApplication(
     let host = surface == .mcp ? configuration.mcp.host : configuration.host
     let port = surface == .mcp ? configuration.mcp.port : configuration.port
     let mcp = MCPService(configuration: configuration, auditor: Auditor(queue: services.auditQueue), host: host, logger: logger)
-    // Models (and the llama-servers Parley runs) belong to the API server, not to `parley mcp`.
     let retention = RetentionJob(
         purger: services.retentionPurger(), interval: configuration.retention.interval, firstRun: .seconds(60), logger: logger)
+    // Models (and the llama-servers Parley runs) and retention belong to the API server, not to `parley mcp`.
     let lifecycles: [any Service] =
         (tracing.map { [$0] } ?? [])
         + (surface == .api
