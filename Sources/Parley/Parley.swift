@@ -300,9 +300,7 @@ struct Purge: AsyncParsableCommand {
         }
         // With Redis, the conversations it purges are dropped from the context cache as in the server.
         let redis = configuration.redis.map { RedisConnectionPool(configuration: $0.connection, logger: logger) }
-        let cache = redis.flatMap { pool in
-            configuration.redis.flatMap { $0.contextTTL > .zero ? RedisContextCache(client: pool, ttl: $0.contextTTL, logger: logger) : nil }
-        }
+        let cache = redis.flatMap { configuration.redis?.contextCache(on: $0, logger: logger) }
         let purger = RetentionPurger(
             tenants: { try await provider.tenants() },
             store: { tenant in

@@ -64,9 +64,6 @@ public enum Telemetry {
     public static let dbCollection = "db.collection.name"
     public static let dbNamespace = "db.namespace"
     public static let mcpMethod = "mcp.method.name"
-    /// The W3C trace context field, as MCP carries it in `params._meta`.
-    public static let traceparent = "traceparent"
-    public static let tracestate = "tracestate"
 
     /// Whether spans carry message text, tool arguments and results (pseudonymized):
     /// `otel.captureContent`, set once at start.

@@ -33,8 +33,6 @@ public struct ModelCallRecord: Sendable, Hashable, Codable {
         self.finishReason = finishReason
     }
 
-    public var succeeded: Bool { outcome == "ok" }
-
     enum CodingKeys: String, CodingKey {
         case provider, outcome
         case requestModel = "request_model"

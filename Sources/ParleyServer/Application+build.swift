@@ -124,9 +124,7 @@ public struct ParleyServices: Sendable {
             verifier: verifier,
             rateLimiter: rateLimiter ?? redis.map { RedisRateLimiter(client: $0) } ?? InProcessRateLimiter(),
             auditQueue: auditQueue, redis: redis,
-            contextCache: redis.flatMap { redis in
-                configuration.redis.flatMap { $0.contextTTL > .zero ? RedisContextCache(client: redis, ttl: $0.contextTTL, logger: logger) : nil }
-            },
+            contextCache: redis.flatMap { redis in configuration.redis?.contextCache(on: redis, logger: logger) },
             auditWriter: auditWriter, metrics: metrics, router: router, modelClients: clients, localModels: localModels)
     }
 }
@@ -188,14 +186,15 @@ public func buildApplication(
     let host = surface == .mcp ? configuration.mcp.host : configuration.host
     let port = surface == .mcp ? configuration.mcp.port : configuration.port
     let mcp = MCPService(configuration: configuration, auditor: Auditor(queue: services.auditQueue), host: host, logger: logger)
-    let retention = RetentionJob(
-        purger: services.retentionPurger(), interval: configuration.retention.interval, firstRun: .seconds(60), logger: logger)
     // Models (and the llama-servers Parley runs) and retention belong to the API server, not to `parley mcp`.
+    let api = surface == .api
     let lifecycles: [any Service] =
-        (tracing.map { [$0] } ?? [])
-        + (surface == .api
-            ? [StorageLifecycle(services: services, auditWorker: worker), ModelLifecycle(services: services), mcp, retention]
-            : [StorageLifecycle(services: services, auditWorker: worker), mcp])
+        (tracing.map { [$0] } ?? []) + [StorageLifecycle(services: services, auditWorker: worker)]
+        + (api ? [ModelLifecycle(services: services)] : []) + [mcp]
+        + (api
+            ? [RetentionJob(
+                purger: services.retentionPurger(), interval: configuration.retention.interval, firstRun: .seconds(60), logger: logger)]
+            : [])
     return Application(
         router: buildRouter(services: services, mcp: mcp, surface: surface, logger: logger),
         server: .http1(configuration: httpLimits(configuration)),

@@ -108,7 +108,7 @@ struct ObservationMiddleware: RouterMiddleware {
             "route": .string(route),
             "path": .string(request.uri.path),
             "status": .stringConvertible(response.status.code),
-            "duration_ms": .string(String(format: "%.3f", Self.milliseconds(duration))),
+            "duration_ms": .string(String(format: "%.3f", duration.milliseconds)),
         ]
         if let ip = context.clientIP { metadata["ip"] = .string(ip) }
         if let tenant = identity.tenant { metadata["tenant"] = .string(tenant) }
@@ -117,9 +117,6 @@ struct ObservationMiddleware: RouterMiddleware {
         return response
     }
 
-    static func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1_000 + Double(duration.components.attoseconds) / 1e15
-    }
 
     /// Echoes a caller's id when it is safe to log, else makes one.
     static func requestID(from header: String?) -> String {

@@ -368,6 +368,11 @@ public struct RedisSettings: Sendable {
         self.connection = connection
     }
 
+    /// The conversation-context cache on `pool`, or `nil` when its TTL is 0 (off).
+    public func contextCache(on pool: RedisConnectionPool, logger: Logger) -> RedisContextCache? {
+        contextTTL > .zero ? RedisContextCache(client: pool, ttl: contextTTL, logger: logger) : nil
+    }
+
     /// `nil` when `redis.url` is not set.
     init?(reader: ConfigReader) throws {
         guard let url = reader.string(forKey: "redis.url", isSecret: true), !url.isEmpty else { return nil }
