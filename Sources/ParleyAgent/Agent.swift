@@ -117,8 +117,9 @@ public struct ChatAgents: Sendable {
         self.ai = ai
     }
 
-    public func agent(useAI: Bool, route: [String] = []) -> any ChatAgent {
+    /// `budget`: the turn's, asked before each model call.
+    public func agent(useAI: Bool, route: [String] = [], budget: TurnBudget? = nil) -> any ChatAgent {
         guard useAI, let ai else { return basic }
-        return ai.routed(route)
+        return ai.routed(route).budgeted(budget)
     }
 }

@@ -22,18 +22,29 @@ public struct ModelAgent: ChatAgent {
     let maxTurns: Int
     let tools: [ToolDefinition]
     let fallback: BasicAgent
+    /// The turn's budget: asked before every model call.
+    let budget: TurnBudget?
 
-    public init(router: ModelRouter, route: [String]? = nil, maxTurns: Int = defaultMaxTurns, tools: [ToolDefinition] = TaskTools.all) {
+    public init(
+        router: ModelRouter, route: [String]? = nil, maxTurns: Int = defaultMaxTurns, tools: [ToolDefinition] = TaskTools.all,
+        budget: TurnBudget? = nil
+    ) {
         self.router = router
         self.route = route
         self.maxTurns = max(1, maxTurns)
         self.tools = tools
         self.fallback = BasicAgent()
+        self.budget = budget
     }
 
     /// The same agent on another route (a tenant's `model.route` flag).
     public func routed(_ route: [String]) -> ModelAgent {
-        ModelAgent(router: router, route: route.isEmpty ? self.route : route, maxTurns: maxTurns, tools: tools)
+        ModelAgent(router: router, route: route.isEmpty ? self.route : route, maxTurns: maxTurns, tools: tools, budget: budget)
+    }
+
+    /// The same agent with a turn's budget.
+    public func budgeted(_ budget: TurnBudget?) -> ModelAgent {
+        ModelAgent(router: router, route: route, maxTurns: maxTurns, tools: tools, budget: budget)
     }
 
     static let systemPrompt = """
@@ -49,6 +60,7 @@ public struct ModelAgent: ChatAgent {
         """
 
     static let unavailableNotice = "The AI assistant is unavailable right now, so I handled this with basic commands."
+    public static let budgetNotice = "This month's AI budget is used up, so I handled this with basic commands."
 
     /// Whether the basic agent would act on `message`: a task command, or the answer to its own question.
     static func isTaskCommand(_ message: String, history: [Message]) -> Bool {
@@ -124,7 +136,7 @@ public struct ModelAgent: ChatAgent {
                 if let events {
                     restorer = StreamingRestorer(map: pseudonyms)
                     routed = try await router.stream(
-                        route: route, request: { request(for: $0, offering: offered) }, validate: validate,
+                        route: route, request: { request(for: $0, offering: offered) }, validate: validate, admission: budget?.admission,
                         onText: { provider, piece in await report(provider.configuration.external ? restorer.feed(piece) : piece) },
                         onRestart: {
                             restorer.reset()
@@ -133,8 +145,19 @@ public struct ModelAgent: ChatAgent {
                         })
                     if routed.provider.configuration.external { await report(restorer.finish()) }
                 } else {
-                    routed = try await router.complete(route: route, request: { request(for: $0, offering: offered) }, validate: validate)
+                    routed = try await router.complete(
+                        route: route, request: { request(for: $0, offering: offered) }, validate: validate, admission: budget?.admission)
                 }
+            } catch let exhausted as BudgetExhausted {
+                trail.provider = nil
+                if !records.isEmpty {
+                    return reply(await finalText(Self.summary(of: records)), model: lastModel, fallbackUsed: true)
+                }
+                // Nothing ran yet: the turn is refused (429), or the basic agent answers it.
+                guard budget?.onExhausted == .basic else { throw exhausted }
+                let basic = try await fallback.respond(to: message, history: history, tools: executor)
+                records = basic.toolCalls
+                return reply(await finalText(Self.budgetNotice + "\n\n" + basic.text), model: basic.model, fallbackUsed: true)
             } catch let failure as AllProvidersFailed {
                 trail.note(failure.fallbacks, calls: failure.calls)
                 trail.provider = nil

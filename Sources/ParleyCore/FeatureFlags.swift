@@ -8,14 +8,22 @@ public enum FeatureFlag: String, Sendable, Hashable, CaseIterable, Codable {
     case modelRoute = "model.route"
     /// Days a tenant's messages are kept (0: forever); `null`: `retention.days` of the configuration.
     case retentionDays = "retention.days"
+    /// Model calls a tenant may make per month (0: no limit); `null`: `budget.completions` of the configuration.
+    case budgetCompletions = "budget.completions"
+    /// Tokens a tenant may use per month (0: no limit); `null`: `budget.tokens` of the configuration.
+    case budgetTokens = "budget.tokens"
+    /// `basic` or `refuse` once a budget is spent; `null`: `budget.onExhausted` of the configuration.
+    case budgetOnExhausted = "budget.onExhausted"
 
     public static let maxRetentionDays = 36_500
+    /// Far above any real month (a budget is meant to bound spending, not to overflow).
+    public static let maxBudget = 1_000_000_000_000
 
     public var defaultValue: JSONValue {
         switch self {
         case .chatbotEnabled, .chatbotAI: .bool(true)
         case .modelRoute: .array([])
-        case .retentionDays: .null
+        case .retentionDays, .budgetCompletions, .budgetTokens, .budgetOnExhausted: .null
         }
     }
 
@@ -37,6 +45,18 @@ public enum FeatureFlag: String, Sendable, Hashable, CaseIterable, Codable {
             if value == .null { return nil }
             guard let days = value.intValue, case .number = value, (0...Self.maxRetentionDays).contains(days) else {
                 return "must be a whole number of days from 0 (keep everything) to \(Self.maxRetentionDays), or null"
+            }
+            return nil
+        case .budgetCompletions, .budgetTokens:
+            if value == .null { return nil }
+            guard let limit = value.intValue, case .number = value, (0...Self.maxBudget).contains(limit) else {
+                return "must be a whole number from 0 (no limit) to \(Self.maxBudget), or null"
+            }
+            return nil
+        case .budgetOnExhausted:
+            if value == .null { return nil }
+            guard let name = value.stringValue, BudgetExhaustedAction(rawValue: name) != nil else {
+                return "must be \"basic\", \"refuse\" or null"
             }
             return nil
         }
@@ -75,6 +95,10 @@ public struct FeatureFlags: Sendable, Hashable {
     }
     /// The tenant's own retention, or `nil` for the configured one.
     public var retentionDays: Int? { values[.retentionDays]?.intValue }
+    /// The tenant's own budgets and what happens when one is spent, or `nil` for the configured ones.
+    public var budgetCompletions: Int? { values[.budgetCompletions]?.intValue }
+    public var budgetTokens: Int? { values[.budgetTokens]?.intValue }
+    public var budgetOnExhausted: BudgetExhaustedAction? { values[.budgetOnExhausted]?.stringValue.flatMap(BudgetExhaustedAction.init) }
 }
 
 public protocol FeatureFlagStore: Sendable {
@@ -89,5 +113,7 @@ public protocol FeatureFlagStore: Sendable {
 public protocol ControlStore: Sendable {
     var flags: any FeatureFlagStore { get }
     var systemAudit: any AuditLogRepository { get }
+    /// Model usage and budgets, when Redis does not keep them.
+    var usage: any UsageLedger { get }
     func close() async throws
 }

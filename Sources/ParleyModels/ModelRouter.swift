@@ -254,11 +254,14 @@ public final class ModelRouter: Sendable {
 
     /// Asks along the route. `request` is built per provider (external providers get a
     /// pseudonymized one); `validate` may reject an answer (e.g. a tool call that breaks its schema).
+    /// `admission` (a budget) is asked before each provider is called and told what each call used.
     public func complete(
         route: [String]?, request: (ModelProvider) -> ChatRequest,
-        validate: (ChatResponse) throws -> Void = { _ in }
+        validate: (ChatResponse) throws -> Void = { _ in }, admission: (any ModelCallAdmission)? = nil
     ) async throws -> RoutedResponse {
-        try await along(route, validate: validate) { provider, _ in try await provider.model.complete(request(provider)) }
+        try await along(route, request: request, validate: validate, admission: admission) { provider, request, _ in
+            try await provider.model.complete(request)
+        }
     }
 
     /// Like `complete`, streaming: each piece of text goes to `onText` as it arrives. A provider
@@ -266,14 +269,14 @@ public final class ModelRouter: Sendable {
     /// listener to drop the pieces it sent.
     public func stream(
         route: [String]?, request: (ModelProvider) -> ChatRequest, validate: (ChatResponse) throws -> Void = { _ in },
-        onText: (ModelProvider, String) async -> Void, onRestart: () async -> Void
+        admission: (any ModelCallAdmission)? = nil, onText: (ModelProvider, String) async -> Void, onRestart: () async -> Void
     ) async throws -> RoutedResponse {
         // Validated inside the attempt: an answer rejected after its text went out needs a restart too.
-        try await along(route, validate: { _ in }) { provider, firstToken in
+        try await along(route, request: request, validate: { _ in }, admission: admission) { provider, request, firstToken in
             var sentText = false
             let started = ContinuousClock.now
             do {
-                for try await event in provider.model.stream(request(provider)) {
+                for try await event in provider.model.stream(request) {
                     switch event {
                     case .text(let piece):
                         if !sentText { firstToken = .now - started }
@@ -294,8 +297,9 @@ public final class ModelRouter: Sendable {
 
     /// The first provider of the route whose `attempt` gives an answer `validate` accepts.
     private func along(
-        _ route: [String]?, validate: (ChatResponse) throws -> Void,
-        attempt: (ModelProvider, _ firstToken: inout Duration?) async throws -> ChatResponse
+        _ route: [String]?, request: (ModelProvider) -> ChatRequest, validate: (ChatResponse) throws -> Void,
+        admission: (any ModelCallAdmission)?,
+        attempt: (ModelProvider, ChatRequest, _ firstToken: inout Duration?) async throws -> ChatResponse
     ) async throws -> RoutedResponse {
         var fallbacks: [FallbackRecord] = []
         var calls: [ModelCallRecord] = []
@@ -304,6 +308,8 @@ public final class ModelRouter: Sendable {
                 fallbacks.append(record(provider, "cooling_down", nil))
                 continue
             }
+            try await admission?.admit(provider)
+            let request = request(provider)
             let started = ContinuousClock.now
             var firstToken: Duration?
             var response: ChatResponse?
@@ -312,9 +318,12 @@ public final class ModelRouter: Sendable {
             defer { span.end() }
             do {
                 let answer = try await InstrumentationContext.$current.withValue(span.context) {
-                    try await attempt(provider, &firstToken)
+                    try await attempt(provider, request, &firstToken)
                 }
                 response = answer
+                admission?.settle(
+                    provider, inputTokens: answer.usage?.promptTokens ?? request.estimatedTokens,
+                    outputTokens: answer.usage?.completionTokens ?? answer.estimatedTokens)
                 try validate(answer)
                 provider.breaker.recordSuccess()
                 let call = ModelCallRecord(
@@ -326,10 +335,14 @@ public final class ModelRouter: Sendable {
                 Self.describe(span, call, kind: provider.configuration.kind, error: nil)
                 return RoutedResponse(response: answer, provider: provider, fallbacks: fallbacks, calls: calls)
             } catch is CancellationError {
+                if response == nil { admission?.settle(provider, inputTokens: 0, outputTokens: 0) }
                 throw CancellationError()
             } catch let error as ModelError where error == .cancelled {
+                if response == nil { admission?.settle(provider, inputTokens: 0, outputTokens: 0) }
                 throw CancellationError()
             } catch {
+                // A call that got no answer still counts (it reached the provider); its tokens are unknown.
+                if response == nil { admission?.settle(provider, inputTokens: 0, outputTokens: 0) }
                 let reason = (error as? ModelError)?.reason ?? (error as? InvalidToolCall).map { _ in "invalid_tool_call" } ?? "failed"
                 // An answer rejected by `validate` still spent its tokens.
                 let call = ModelCallRecord(

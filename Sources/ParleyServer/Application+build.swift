@@ -37,6 +37,8 @@ public struct ParleyServices: Sendable {
     let modelClients: [OpenAICompatibleClient]
     /// The `llama-server` processes Parley runs itself.
     public let localModels: [LlamaServerSupervisor]
+    /// Model usage and budgets (Redis when configured, else the control store).
+    public let usage: UsageMeter
 
     public static func make(
         configuration: ParleyConfiguration, logger: Logger, fetcher: any DocumentFetcher = HTTPDocumentFetcher(),
@@ -125,7 +127,10 @@ public struct ParleyServices: Sendable {
             rateLimiter: rateLimiter ?? redis.map { RedisRateLimiter(client: $0) } ?? InProcessRateLimiter(),
             auditQueue: auditQueue, redis: redis,
             contextCache: redis.flatMap { redis in configuration.redis?.contextCache(on: redis, logger: logger) },
-            auditWriter: auditWriter, metrics: metrics, router: router, modelClients: clients, localModels: localModels)
+            auditWriter: auditWriter, metrics: metrics, router: router, modelClients: clients, localModels: localModels,
+            usage: UsageMeter(
+                ledger: redis.map { RedisUsageLedger(client: $0) } ?? storage.control.usage, settings: configuration.budget,
+                metrics: metrics, logger: logger, record: { auditQueue.publish($0) }))
     }
 }
 
@@ -192,8 +197,11 @@ public func buildApplication(
         (tracing.map { [$0] } ?? []) + [StorageLifecycle(services: services, auditWorker: worker)]
         + (api ? [ModelLifecycle(services: services)] : []) + [mcp]
         + (api
-            ? [RetentionJob(
-                purger: services.retentionPurger(), interval: configuration.retention.interval, firstRun: .seconds(60), logger: logger)]
+            ? [
+                RetentionJob(
+                    purger: services.retentionPurger(), interval: configuration.retention.interval, firstRun: .seconds(60), logger: logger),
+                UsageFlushJob(meter: services.usage, interval: .seconds(1)),
+            ]
             : [])
     return Application(
         router: buildRouter(services: services, mcp: mcp, surface: surface, logger: logger),
@@ -290,13 +298,14 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
     AdminController(
         stores: stores, control: services.control, flags: flags, deadLetters: services.redis.map(RedisAuditDeadLetters.init)
     ).addRoutes(to: api)
+    UsageController(usage: services.usage, flags: flags).addRoutes(to: api)
     let userScoped = authenticated(router.group("api/{user_id}"))
     let agents = ChatAgents(ai: services.router.map { ModelAgent(router: $0, maxTurns: configuration.agentMaxTurns) })
     let chatController = ChatController(
         stores: stores, chat: chat, agents: agents, flags: flags, auditor: auditor, metrics: services.metrics,
-        streams: StreamSlots(limits: configuration.streamLimits))
+        streams: StreamSlots(limits: configuration.streamLimits), usage: services.usage)
     chatController.addRoutes(api: api, userScoped: userScoped)
-    ChatKitController(stores: stores, chat: chat, agents: agents, flags: flags, chatController: chatController)
+    ChatKitController(stores: stores, chat: chat, flags: flags, chatController: chatController)
         .addRoutes(to: authenticated(router.group("chatkit")))
     return router
 }

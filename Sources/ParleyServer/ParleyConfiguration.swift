@@ -53,6 +53,7 @@ public struct ParleyConfiguration: Sendable {
     public var telemetry = TelemetrySettings()
     /// How long messages are kept, and how often the purge runs.
     public var retention = RetentionSettings()
+    public var budget = BudgetSettings()
     /// PostgreSQL instead of the SQLite files in the data directory; `nil`: SQLite.
     public var postgres: PostgresSettings?
     /// Whether serving processes migrate the schemas they open (`off`: only `parley migrate` does).
@@ -126,6 +127,7 @@ public struct ParleyConfiguration: Sendable {
         mcp = try MCPSettings(reader: reader, defaultHost: host)
         telemetry = try TelemetrySettings(reader: reader)
         retention = try RetentionSettings(reader: reader)
+        budget = try BudgetSettings(reader: reader)
         providers = try Self.providers(reader)
         modelRoute = reader.stringArray(forKey: "model.route", default: providers.map(\.name))
         for name in modelRoute where !providers.contains(where: { $0.name == name }) {

@@ -13,11 +13,40 @@ struct Problem: Encodable, Sendable {
     var field: String?
     /// The rate-limit policy that refused the request.
     var policy: String?
+    /// The spent budget that refused a chat turn.
+    var budget: BudgetProblem?
     var requestID: String?
 
     enum CodingKeys: String, CodingKey {
         case type, title, status, detail, instance, field, policy
         case requestID = "request_id"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(type, forKey: .type)
+        try container.encode(title, forKey: .title)
+        try container.encode(status, forKey: .status)
+        try container.encode(detail, forKey: .detail)
+        try container.encodeIfPresent(instance, forKey: .instance)
+        try container.encodeIfPresent(field, forKey: .field)
+        try container.encodeIfPresent(policy, forKey: .policy)
+        try container.encodeIfPresent(requestID, forKey: .requestID)
+        // Its members sit beside the others (RFC 9457 extension members).
+        try budget?.encode(to: encoder)
+    }
+}
+
+/// Which budget is spent, and when it renews.
+struct BudgetProblem: Encodable, Sendable {
+    let budget: BudgetKind
+    let scope: BudgetScope
+    let limit: Int
+    let resetsAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case budget, scope, limit
+        case resetsAt = "resets_at"
     }
 }
 
@@ -28,6 +57,7 @@ struct HTTPProblem: Error, Sendable {
     var field: String? = nil
     var headers: HTTPFields = [:]
     var policy: String? = nil
+    var budget: BudgetProblem? = nil
 
     static func malformed(_ detail: String, field: String? = nil) -> HTTPProblem {
         HTTPProblem(status: .badRequest, detail: detail, field: field)
@@ -56,6 +86,12 @@ extension HTTPProblem {
                 return HTTPProblem(status: .unauthorized, detail: why, headers: [.wwwAuthenticate: "Bearer"])
             case .unavailable(let why): return HTTPProblem(status: .serviceUnavailable, detail: why)
             }
+        case let exhausted as BudgetExhausted:
+            let seconds = max(1, Int(exhausted.resetsAt.timeIntervalSinceNow.rounded(.up)))
+            return HTTPProblem(
+                status: .tooManyRequests, detail: "\(exhausted); it renews on \(exhausted.resetsAt.formatted(.iso8601))",
+                headers: [.retryAfter: "\(seconds)"],
+                budget: BudgetProblem(budget: exhausted.kind, scope: exhausted.scope, limit: exhausted.limit, resetsAt: exhausted.resetsAt))
         case let error as HTTPError:
             let detail = error.body ?? Self.defaultDetail(error.status)
             return HTTPProblem(status: error.status, detail: detail, headers: error.headers)
@@ -78,7 +114,7 @@ extension HTTPProblem {
     func response(requestID: String, path: String) -> Response {
         let problem = Problem(
             title: status.reasonPhrase, status: status.code, detail: detail, instance: path, field: field,
-            policy: policy, requestID: requestID)
+            policy: policy, budget: budget, requestID: requestID)
         var headers = headers
         headers[.contentType] = "application/problem+json"
         let body = (try? JSONCoding.encoder.encode(problem)) ?? Data()

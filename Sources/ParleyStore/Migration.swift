@@ -17,7 +17,7 @@ enum SchemaVersions {
         "turn records, audit trace ids",
     ]
     /// The control database (SQLite) or the shared `parley` schema (PostgreSQL).
-    static let control = ["feature flags, system audit log", "linear audit chain", "audit event ids", "audit trace ids"]
+    static let control = ["feature flags, system audit log", "linear audit chain", "audit event ids", "audit trace ids", "model usage"]
 
     /// One successor per event: two processes appending to one log (e.g. `parley serve` and
     /// `parley mcp` on the same files) cannot fork the chain; the second append is refused and retried.
@@ -42,4 +42,24 @@ enum SchemaVersions {
     /// The trace of the request an event came from (W3C trace id), when it was traced.
     static let auditTraceIDs = ["ALTER TABLE audit_log ADD COLUMN trace_id TEXT"]
     static let auditTraceIDsDown = ["ALTER TABLE audit_log DROP COLUMN trace_id"]
+
+    /// Model calls and tokens per tenant and month: the tenant's totals (`user_id` and `provider`
+    /// empty), each user's (`provider` empty) and each provider's model (`user_id` empty). Used
+    /// when Redis is not configured; with Redis the counts live there.
+    static let modelUsage = [
+        """
+        CREATE TABLE model_usage (
+            tenant TEXT NOT NULL,
+            month TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            completions BIGINT NOT NULL DEFAULT 0,
+            input_tokens BIGINT NOT NULL DEFAULT 0,
+            output_tokens BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (tenant, month, user_id, provider, model)
+        )
+        """
+    ]
+    static let modelUsageDown = ["DROP TABLE model_usage"]
 }

@@ -9,7 +9,8 @@
 #                        run's own on PARLEY_TEST_DATABASE_URL's server, dropped at exit.
 #   e2e_redis INDEX      PARLEY_REDIS_URL, exported: database INDEX on PARLEY_TEST_REDIS_URL's
 #                        server, emptied first. Taken: e2e.sh 1, replicas-e2e.sh and fuzz-api.sh 2,
-#                        rollout-e2e.sh 3, backup-restore-e2e.sh 4, observability-e2e.sh 5, tracing-e2e.sh 6
+#                        rollout-e2e.sh 3, backup-restore-e2e.sh 4, observability-e2e.sh 5, tracing-e2e.sh 6,
+#                        budget-e2e.sh 10
 #                        (the Swift tests: 7, 8, 9).
 #
 # Messages name the script that sourced this (replicas-e2e, ...).

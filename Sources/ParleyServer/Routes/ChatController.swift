@@ -14,6 +14,7 @@ struct ChatController {
     let auditor: Auditor
     let metrics: ParleyMetrics
     let streams: StreamSlots
+    let usage: UsageMeter
 
     func addRoutes(api: RouterGroup<ParleyRequestContext>, userScoped: RouterGroup<ParleyRequestContext>) {
         api.post("chat", use: send)
@@ -125,13 +126,20 @@ struct ChatController {
         guard flags.chatbotEnabled else {
             throw ParleyError.unavailable("the chatbot is switched off for this tenant")
         }
+        if flags.chatbotAI { try await usage.checkBeforeTurn(tenant: scope.tenant, user: scope.user, flags: flags) }
         let store = try await stores.store(for: scope.tenant)
         let prepared = try await chat.prepare(body.message, conversationID: body.conversationID, user: scope.user, store: store)
         let token = request.headers[.authorization].map { String($0.dropFirst("Bearer ".count)) }
         return PendingTurn(
-            user: scope.user, store: store, prepared: prepared, agent: agents.agent(useAI: flags.chatbotAI, route: flags.modelRoute),
+            user: scope.user, store: store, prepared: prepared, agent: agent(for: scope, flags: flags),
             credentials: token.map { ToolCredentials(tenant: scope.tenant, bearerToken: $0) },
             origin: Self.origin(context, conversation: body.conversationID))
+    }
+
+    /// The agent a tenant's flags choose, with the turn's budget.
+    func agent(for scope: Scope, flags: FeatureFlags) -> any ChatAgent {
+        agents.agent(
+            useAI: flags.chatbotAI, route: flags.modelRoute, budget: usage.budget(tenant: scope.tenant, user: scope.user, flags: flags))
     }
 
     /// The request a turn came in, for its record and its trace.

@@ -11,7 +11,6 @@ import ParleyCore
 struct ChatKitController {
     let stores: TenantStores
     let chat: ChatService
-    let agents: ChatAgents
     let flags: FlagService
     let chatController: ChatController
 
@@ -231,9 +230,10 @@ struct ChatKitController {
         let scope = try context.scope()
         let flags = try await flags.flags(for: scope.tenant)
         guard flags.chatbotEnabled else { throw ParleyError.unavailable("the chatbot is switched off for this tenant") }
+        if flags.chatbotAI { try await chatController.usage.checkBeforeTurn(tenant: scope.tenant, user: scope.user, flags: flags) }
         let token = request.headers[.authorization].map { String($0.dropFirst("Bearer ".count)) }
         return Answerer(
-            user: scope.user, store: store, agent: agents.agent(useAI: flags.chatbotAI, route: flags.modelRoute),
+            user: scope.user, store: store, agent: chatController.agent(for: scope, flags: flags),
             credentials: token.map { ToolCredentials(tenant: scope.tenant, bearerToken: $0) }, origin: ChatController.origin(context))
     }
 

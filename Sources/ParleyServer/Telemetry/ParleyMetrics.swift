@@ -28,6 +28,12 @@ public final class ParleyMetrics: AuditMetrics {
         }
         registry.makeGauge(descriptor: Self.auditDepth).set(0.0)
         for kind in ["messages", "conversations", "feedback"] { _ = registry.makeCounter(descriptor: Self.purged, labels: [("kind", kind)]) }
+        for kind in BudgetKind.allCases {
+            _ = registry.makeCounter(descriptor: Self.budgetWarnings, labels: [("budget", kind.rawValue)])
+            for action in BudgetExhaustedAction.allCases {
+                _ = registry.makeCounter(descriptor: Self.budgetExhausted, labels: [("budget", kind.rawValue), ("action", action.rawValue)])
+            }
+        }
     }
 
     /// Runs `collect` before every scrape, to set gauges from the live state of a component.
@@ -122,6 +128,23 @@ public final class ParleyMetrics: AuditMetrics {
     }
 
     /// One tenant's retention purge.
+    static var budgetExhausted: MetricNameDescriptor {
+        .init(
+            metricName: "parley_budget_exhausted", unitName: "total",
+            helpText: "Model calls refused because a monthly budget was spent, by budget and what the turn did instead")
+    }
+    static var budgetWarnings: MetricNameDescriptor {
+        .init(metricName: "parley_budget_warnings", unitName: "total", helpText: "Tenants that reached budget.warnPercent of a monthly budget")
+    }
+
+    func recordBudgetExhausted(_ kind: BudgetKind, action: BudgetExhaustedAction) {
+        registry.makeCounter(descriptor: Self.budgetExhausted, labels: [("budget", kind.rawValue), ("action", action.rawValue)]).increment()
+    }
+
+    func recordBudgetWarning(_ kind: BudgetKind) {
+        registry.makeCounter(descriptor: Self.budgetWarnings, labels: [("budget", kind.rawValue)]).increment()
+    }
+
     func recordPurge(_ report: PurgeReport) {
         for (kind, count) in [("messages", report.messages), ("conversations", report.conversations), ("feedback", report.feedback)] {
             registry.makeCounter(descriptor: Self.purged, labels: [("kind", kind)]).increment(by: Int64(count))

@@ -14,6 +14,7 @@ public struct PostgresControlStore: ControlStore {
 
     public var flags: any FeatureFlagStore { PostgresFeatureFlagStore(database: database) }
     public var systemAudit: any AuditLogRepository { PostgresAuditLog(database: database, schema: .control, lockKey: "*") }
+    public var usage: any UsageLedger { PostgresUsageLedger(database: database) }
 
     public func close() async throws {
         await database.close()

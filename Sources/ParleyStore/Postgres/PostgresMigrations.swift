@@ -112,6 +112,7 @@ enum PostgresSchema {
             version: 3, name: SchemaVersions.control[2], up: SchemaVersions.auditEventIDs,
             down: SchemaVersions.auditEventIDsDown),
         Migration(version: 4, name: SchemaVersions.control[3], up: SchemaVersions.auditTraceIDs, down: SchemaVersions.auditTraceIDsDown),
+        Migration(version: 5, name: SchemaVersions.control[4], up: SchemaVersions.modelUsage, down: SchemaVersions.modelUsageDown),
     ]
 
     static let auditLogTable = [

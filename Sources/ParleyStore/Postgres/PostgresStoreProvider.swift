@@ -70,6 +70,11 @@ public final class PostgresStoreProvider: TenantStoreProvider {
         } catch {
             // Not cached: an unknown tenant may be provisioned later, a database back up.
             ready.withLock { tasks in _ = tasks.removeValue(forKey: tenant) }
+            // The lookup this caller joined may have been one that only opens existing tenants
+            // (the audit writer's): a caller that may create the tenant does so now.
+            if provisioning == .createIfMissing, case ParleyError.notFound = error {
+                return try await prepare(tenant, create: true).schema
+            }
             throw error
         }
     }

@@ -26,6 +26,7 @@ public final class SQLiteControlStore: ControlStore {
 
     public var flags: any FeatureFlagStore { SQLiteFeatureFlagStore(database: database) }
     public var systemAudit: any AuditLogRepository { SQLiteAuditLog(database: database) }
+    public var usage: any UsageLedger { SQLiteUsageLedger(database: database) }
 
     public func close() async throws {
         try await database.close()

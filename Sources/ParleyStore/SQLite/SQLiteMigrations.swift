@@ -131,5 +131,6 @@ enum SQLiteControlSchema {
         Migration(version: 2, name: SchemaVersions.control[1], up: [SchemaVersions.linearAuditChain], down: ["DROP INDEX audit_log_linear"]),
         Migration(version: 3, name: SchemaVersions.control[2], up: SchemaVersions.auditEventIDs, down: SchemaVersions.auditEventIDsDown),
         Migration(version: 4, name: SchemaVersions.control[3], up: SchemaVersions.auditTraceIDs, down: SchemaVersions.auditTraceIDsDown),
+        Migration(version: 5, name: SchemaVersions.control[4], up: SchemaVersions.modelUsage, down: SchemaVersions.modelUsageDown),
     ]
 }
