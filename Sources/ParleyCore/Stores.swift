@@ -110,6 +110,48 @@ public protocol RetentionRepository: Sendable {
     func purge(before cutoff: Date, dryRun: Bool) async throws -> PurgeReport
 }
 
+/// Everything a tenant's store holds about one user, for them to take away.
+public struct UserData: Sendable, Hashable {
+    public var tasks: [TodoTask]
+    /// Oldest first.
+    public var conversations: [Conversation]
+    /// Of every conversation, oldest first.
+    public var messages: [Message]
+    public var feedback: [Feedback]
+
+    public init(tasks: [TodoTask], conversations: [Conversation], messages: [Message], feedback: [Feedback]) {
+        self.tasks = tasks
+        self.conversations = conversations
+        self.messages = messages
+        self.feedback = feedback
+    }
+}
+
+/// What erasing a user removed.
+public struct ErasureReport: Sendable, Hashable, Codable {
+    public var tasks = 0
+    public var conversations = 0
+    public var messages = 0
+    public var feedback = 0
+    /// The conversations that went (for caches to forget them).
+    public var conversationIDs: [Int] = []
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case tasks, conversations, messages, feedback
+    }
+}
+
+/// A user's own data as a whole: the right of access and the right to erasure.
+public protocol UserDataRepository: Sendable {
+    /// Everything stored about the user in this tenant.
+    func export(user: UserID) async throws -> UserData
+    /// Deletes the user's tasks, conversations, messages, feedback and task counter, in one
+    /// transaction: their next request starts from nothing, task numbers from 1 again.
+    func erase(user: UserID) async throws -> ErasureReport
+}
+
 /// Everything stored for one tenant.
 public protocol TenantStore: Sendable {
     var tenant: TenantID { get }
@@ -119,6 +161,7 @@ public protocol TenantStore: Sendable {
     var feedbackExport: any FeedbackExportRepository { get }
     var audit: any AuditLogRepository { get }
     var retention: any RetentionRepository { get }
+    var userData: any UserDataRepository { get }
 }
 
 public enum TenantProvisioning: Sendable {

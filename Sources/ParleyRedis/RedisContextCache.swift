@@ -69,6 +69,20 @@ public final class RedisContextCache: Sendable {
     }
 
     /// After a write to the conversation (its messages or the conversation itself).
+    /// Deletes the conversations' entries and versions. Thrown when Redis cannot be reached: an
+    /// erasure must not report success while the cache still holds the user's messages.
+    func forget(tenant: TenantID, user: UserID, conversations: [Int]) async throws {
+        var keys: [String] = []
+        for conversation in conversations {
+            let (entry, version) = self.keys(tenant, user, conversation)
+            keys += [entry, version]
+        }
+        // In slices, so one command stays small however many conversations the user had.
+        for start in stride(from: 0, to: keys.count, by: 512) {
+            _ = try await client.del(Array(keys[start..<min(start + 512, keys.count)]))
+        }
+    }
+
     func invalidate(tenant: TenantID, user: UserID, conversation: Int) async {
         let versionKey = keys(tenant, user, conversation).version
         if await !bump(versionKey) {
@@ -135,6 +149,25 @@ struct CachedTenantStore: TenantStore {
     var feedbackExport: any FeedbackExportRepository { base.feedbackExport }
     var audit: any AuditLogRepository { base.audit }
     var retention: any RetentionRepository { CachedRetention(base: base.retention, tenant: base.tenant, cache: cache) }
+    var userData: any UserDataRepository { CachedUserData(base: base.userData, tenant: base.tenant, cache: cache) }
+}
+
+/// An erasure, then the cached context of every conversation it removed is deleted from Redis
+/// (entries and versions): Redis keeps nothing of the user.
+struct CachedUserData: UserDataRepository {
+    let base: any UserDataRepository
+    let tenant: TenantID
+    let cache: RedisContextCache
+
+    func export(user: UserID) async throws -> UserData {
+        try await base.export(user: user)
+    }
+
+    func erase(user: UserID) async throws -> ErasureReport {
+        let report = try await base.erase(user: user)
+        try await cache.forget(tenant: tenant, user: user, conversations: report.conversationIDs)
+        return report
+    }
 }
 
 /// A purge, then the cached context of every conversation it took messages from is forgotten:

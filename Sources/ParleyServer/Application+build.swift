@@ -299,6 +299,7 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
         stores: stores, control: services.control, flags: flags, deadLetters: services.redis.map(RedisAuditDeadLetters.init)
     ).addRoutes(to: api)
     UsageController(usage: services.usage, flags: flags).addRoutes(to: api)
+    UserDataController(stores: stores, usage: services.usage).addRoutes(to: api)
     let userScoped = authenticated(router.group("api/{user_id}"))
     let agents = ChatAgents(ai: services.router.map { ModelAgent(router: $0, maxTurns: configuration.agentMaxTurns) })
     let chatController = ChatController(

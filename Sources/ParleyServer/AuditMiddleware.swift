@@ -11,11 +11,11 @@ struct Auditor: Sendable {
 
     func record(
         _ context: ParleyRequestContext, action: String, object: String? = nil, outcome: AuditEvent.Outcome,
-        detail: String? = nil
+        detail: String? = nil, actor: String? = nil
     ) {
         queue.publish(
             AuditEvent(
-                tenant: context.tenant, actor: context.principal?.user.rawValue ?? "anonymous", action: action,
+                tenant: context.tenant, actor: actor ?? context.principal?.user.rawValue ?? "anonymous", action: action,
                 object: object, outcome: outcome, ip: context.clientIP, requestID: context.requestID, detail: detail,
                 traceID: TracePropagation.currentTraceID()))
     }
@@ -86,14 +86,15 @@ struct AuditMiddleware: RouterMiddleware {
         let route = context.endpointPath ?? request.uri.path
         let outcome = Auditor.outcome(for: status)
         let isRead = request.method == .get || request.method == .head
-        guard !isRead || outcome != .success || route.contains("/admin/") else { return }
+        // Admin reads and a user's export of their data are audited even when they succeed.
+        guard !isRead || outcome != .success || route.contains("/admin/") || route.hasSuffix("/me/export") else { return }
         // 429s are counted in metrics, not audited: a flood must not flood the audit log.
         guard status != .tooManyRequests else { return }
         let noted = context.trace?.snapshot
         let object = noted?.auditObject ?? Self.object(route: route, parameters: context.parameters)
         auditor.record(
             context, action: Self.action(method: request.method, route: route), object: object, outcome: outcome,
-            detail: noted?.auditDetail ?? (outcome == .success ? nil : "HTTP \(status.code)"))
+            detail: noted?.auditDetail ?? (outcome == .success ? nil : "HTTP \(status.code)"), actor: noted?.auditActor)
     }
 
     /// `task.update` for `PATCH /api/v1/tasks/{id}`, and so on (built once, read per request).
@@ -123,6 +124,10 @@ struct AuditMiddleware: RouterMiddleware {
         "PATCH /api/v1/admin/flags/global": "flags.update",
         "GET /api/v1/admin/feedback": "feedback.export",
         "GET /api/v1/admin/users/{user_id}/conversations/{id}": "conversation.inspect",
+        "GET /api/v1/admin/usage": "usage.read",
+        "GET /api/v1/me/export": "user.export",
+        "DELETE /api/v1/me": "user.erase",
+        "DELETE /api/v1/admin/users/{user_id}": "user.erase",
     ]
 
     static func action(method: HTTPRequest.Method, route: String) -> String {

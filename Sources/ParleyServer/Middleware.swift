@@ -25,6 +25,8 @@ final class RequestTrace: Sendable {
         var rateLimits: [RateLimitDecision] = []
         var auditObject: String?
         var auditDetail: String?
+        /// Instead of the caller's id (an erased user's pseudonym).
+        var auditActor: String?
     }
 
     private let state = Mutex(State())
@@ -41,10 +43,11 @@ final class RequestTrace: Sendable {
     }
 
     /// Names the object a request acted on (e.g. the conversation a chat turn created).
-    func noteAudit(object: String?, detail: String? = nil) {
+    func noteAudit(object: String?, detail: String? = nil, actor: String? = nil) {
         state.withLock {
             if let object { $0.auditObject = object }
             if let detail { $0.auditDetail = detail }
+            if let actor { $0.auditActor = actor }
         }
     }
 

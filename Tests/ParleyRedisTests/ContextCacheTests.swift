@@ -22,6 +22,7 @@ struct CountingStore: TenantStore {
     var feedbackExport: any FeedbackExportRepository { base.feedbackExport }
     var audit: any AuditLogRepository { base.audit }
     var retention: any RetentionRepository { base.retention }
+    var userData: any UserDataRepository { base.userData }
 }
 
 struct CountingConversations: ConversationRepository {

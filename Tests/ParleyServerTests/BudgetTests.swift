@@ -15,7 +15,7 @@ enum LedgerKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     var testDescription: String { rawValue }
 
     /// A ledger on a store of its own (SQLite), or shared with other tests but with tenants of
-    /// this test only (PostgreSQL, Redis database 9).
+    /// this test only (PostgreSQL, Redis database 11).
     func ledger() async throws -> (any UsageLedger, @Sendable () async -> Void) {
         let logger = Logger(label: "test")
         switch self {
@@ -32,7 +32,7 @@ enum LedgerKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .redis:
             guard let url = ProcessInfo.processInfo.environment["PARLEY_TEST_REDIS_URL"] else { throw ProductionBackendTests.MissingServers() }
             var configuration = try RedisConfiguration(url: url)
-            configuration.database = 9
+            configuration.database = 11
             let pool = RedisConnectionPool(configuration: configuration, logger: logger)
             return (RedisUsageLedger(client: pool), { await pool.shutdown() })
         }

@@ -11,7 +11,7 @@
 #                        server, emptied first. Taken: e2e.sh 1, replicas-e2e.sh and fuzz-api.sh 2,
 #                        rollout-e2e.sh 3, backup-restore-e2e.sh 4, observability-e2e.sh 5, tracing-e2e.sh 6,
 #                        budget-e2e.sh 10
-#                        (the Swift tests: 7, 8, 9).
+#                        (the Swift tests: 7, 8, 9, 11, 12).
 #
 # Messages name the script that sourced this (replicas-e2e, ...).
 

@@ -81,6 +81,13 @@ public final class UsageMeter: Sendable {
         return usage
     }
 
+    /// Removes an erased user's own counts: what is waiting is added first (the tenant's totals
+    /// keep the user's calls), then the user's rows go.
+    func forget(tenant: TenantID, user: UserID) async throws {
+        await flush()
+        try await ledger.forget(tenant: tenant, user: user)
+    }
+
     /// Adds what is waiting to the ledger; what fails to be added waits for the next time.
     func flush() async {
         let (batches, tokenLimits) = pending.withLock { pending in

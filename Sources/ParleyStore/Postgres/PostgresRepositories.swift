@@ -16,6 +16,7 @@ struct PostgresTenantStore: TenantStore {
     var feedbackExport: any FeedbackExportRepository { PostgresFeedbackRepository(schema: schema, database: database) }
     var audit: any AuditLogRepository { PostgresAuditLog(database: database, schema: schema, lockKey: tenant.rawValue) }
     var retention: any RetentionRepository { PostgresRetention(tenant: tenant, schema: schema, database: database) }
+    var userData: any UserDataRepository { PostgresUserData(schema: schema, database: database) }
 }
 
 struct PostgresTaskRepository: TaskRepository {
@@ -24,7 +25,7 @@ struct PostgresTaskRepository: TaskRepository {
     /// Where the tables are: `"tenant_acme".`, before every table name.
     private var t: String { schema.qualifier }
 
-    private static let columns = "number, title, description, status, created_at, updated_at, completed_at"
+    static let columns = "number, title, description, status, created_at, updated_at, completed_at"
 
     func create(user: UserID, title: String, description: String?) async throws -> TodoTask {
         let now = Clock.nowMillis()
@@ -121,7 +122,7 @@ struct PostgresConversationRepository: ConversationRepository {
     /// Where the tables are: `"tenant_acme".`, before every table name.
     private var t: String { schema.qualifier }
 
-    private static let messageColumns = "id, conversation_id, role, content, tool_calls, model, created_at"
+    static let messageColumns = "id, conversation_id, role, content, tool_calls, model, created_at"
 
     func create(user: UserID, title: String) async throws -> Conversation {
         let now = Clock.nowMillis()

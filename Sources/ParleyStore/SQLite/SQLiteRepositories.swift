@@ -12,12 +12,13 @@ struct SQLiteTenantStore: TenantStore {
     var feedbackExport: any FeedbackExportRepository { SQLiteFeedbackRepository(database: database) }
     var audit: any AuditLogRepository { SQLiteAuditLog(database: database) }
     var retention: any RetentionRepository { SQLiteRetention(database: database) }
+    var userData: any UserDataRepository { SQLiteUserData(database: database) }
 }
 
 struct SQLiteTaskRepository: TaskRepository {
     let database: SQLiteDatabase
 
-    private static let columns = "number, title, description, status, created_at, updated_at, completed_at"
+    static let columns = "number, title, description, status, created_at, updated_at, completed_at"
 
     func create(user: UserID, title: String, description: String?) async throws -> TodoTask {
         let now = Clock.nowMillis()
@@ -129,7 +130,7 @@ struct SQLiteTaskRepository: TaskRepository {
 struct SQLiteConversationRepository: ConversationRepository {
     let database: SQLiteDatabase
 
-    private static let messageColumns = "id, conversation_id, role, content, tool_calls, model, created_at"
+    static let messageColumns = "id, conversation_id, role, content, tool_calls, model, created_at"
 
     func create(user: UserID, title: String) async throws -> Conversation {
         let now = Clock.nowMillis()
