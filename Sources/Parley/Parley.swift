@@ -273,7 +273,7 @@ struct Probe: AsyncParsableCommand {
 
 struct Purge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Remove messages older than each tenant's retention (retention.days, or the tenant's flag) now; print what went.")
+        abstract: "Remove messages older than each tenant's retention (retention.days, or the tenant's flag) and audit events older than audit.retentionDays now; print what went.")
 
     @OptionGroup var common: CommonOptions
 
@@ -308,11 +308,18 @@ struct Purge: AsyncParsableCommand {
                 return cache?.wrap(store) ?? store
             },
             flags: FlagService(store: storage.control.flags), defaultDays: configuration.retention.days,
-            // No audit worker here: the event goes straight into the tenant's log.
-            record: { event in
-                guard let tenant = event.tenant else { return }
+            auditDays: configuration.retention.auditDays, systemAudit: storage.control.systemAudit,
+            // No audit worker here: the event goes straight into its log.
+            record: { [control = storage.control] event in
+                guard let tenant = event.tenant else {
+                    _ = try? await control.systemAudit.append([event])
+                    return
+                }
                 _ = try? await provider.store(for: tenant, provisioning: .existingOnly).audit.append([event])
             })
+        if only == nil, let system = try await purger.purgeSystemAudit(dryRun: dryRun) {
+            print("system log: " + RetentionPurger.describe(system, dryRun: dryRun))
+        }
         for outcome in try await purger.purgeAll(only: only, dryRun: dryRun) { print(outcome.summary) }
         await redis?.shutdown()
         try await storage.close()
@@ -355,7 +362,8 @@ struct Audit: AsyncParsableCommand {
                     broken += 1
                     print("\(name): BROKEN at event \(sequence): \(report.problem ?? "mismatch") (\(report.checked) events before it are intact)")
                 } else {
-                    print("\(name): intact, \(report.checked) events")
+                    let from = report.checkpoint.map { ", verified from the checkpoint of \($0.purged) purged events (event \($0.sequence))" } ?? ""
+                    print("\(name): intact, \(report.checked) events\(from)")
                 }
             }
             try await storage.close()

@@ -118,14 +118,43 @@ public struct AuditChainReport: Sendable, Hashable {
     /// The first record whose hash or link does not match, if any.
     public var firstBrokenSequence: Int?
     public var problem: String?
+    /// Where the chain was verified from, when old events were purged.
+    public var checkpoint: AuditCheckpoint?
 
-    public init(checked: Int, firstBrokenSequence: Int? = nil, problem: String? = nil) {
+    public init(checked: Int, firstBrokenSequence: Int? = nil, problem: String? = nil, checkpoint: AuditCheckpoint? = nil) {
         self.checked = checked
         self.firstBrokenSequence = firstBrokenSequence
         self.problem = problem
+        self.checkpoint = checkpoint
     }
 
     public var isIntact: Bool { firstBrokenSequence == nil }
+}
+
+/// What is left of a log's purged beginning: the last purged event's sequence and hash, which
+/// the first remaining event must link to, and how many events were purged in all.
+public struct AuditCheckpoint: Sendable, Hashable {
+    public var sequence: Int
+    public var hash: String
+    public var purged: Int
+
+    public init(sequence: Int, hash: String, purged: Int) {
+        self.sequence = sequence
+        self.hash = hash
+        self.purged = purged
+    }
+}
+
+/// What an audit purge removed (with `dryRun`: would remove).
+public struct AuditPurgeReport: Sendable, Hashable {
+    public var purged = 0
+    /// The checkpoint after the purge (before it, with `dryRun`).
+    public var checkpoint: AuditCheckpoint?
+
+    public init(purged: Int = 0, checkpoint: AuditCheckpoint? = nil) {
+        self.purged = purged
+        self.checkpoint = checkpoint
+    }
 }
 
 /// One audit log: a tenant's, or the system log for events without a tenant.
@@ -135,8 +164,13 @@ public protocol AuditLogRepository: Sendable {
     func append(_ events: [AuditEvent]) async throws -> [AuditRecord]
     /// Newest first.
     func query(_ filter: AuditFilter) async throws -> [AuditRecord]
-    /// Recomputes the chain from the first record.
+    /// Recomputes the chain from the first record, or from the checkpoint of a purge.
     func verifyChain() async throws -> AuditChainReport
+    /// Deletes the oldest events, up to the last one older than `cutoff`, in batches, each
+    /// committed with the checkpoint it leaves (the hash of the last event it deleted), so the
+    /// chain verifies from there and an edited, inserted or deleted event after it is still
+    /// found. The newest event always stays: the next one chains to it.
+    func purge(before cutoff: Date, dryRun: Bool) async throws -> AuditPurgeReport
 }
 
 /// Where request handlers hand audit events, on their way to the audit logs: in process (one

@@ -143,7 +143,8 @@ extension ParleyServices {
         let queue = auditQueue
         return RetentionPurger(
             tenants: { try await provider.tenants() }, store: { try await stores.store(for: $0) },
-            flags: FlagService(store: control.flags), defaultDays: configuration.retention.days, now: now,
+            flags: FlagService(store: control.flags), defaultDays: configuration.retention.days,
+            auditDays: configuration.retention.auditDays, systemAudit: control.systemAudit, now: now,
             record: { queue.publish($0) }, metrics: metrics)
     }
 

@@ -456,6 +456,8 @@ public struct MCPSettings: Sendable {
 public struct RetentionSettings: Sendable {
     public var days = 30
     public var interval: Duration = .seconds(3600)
+    /// `audit.retentionDays`: how long audit events are kept (0: forever).
+    public var auditDays = 365
 
     public init() {}
 
@@ -467,5 +469,9 @@ public struct RetentionSettings: Sendable {
         let minutes = reader.int(forKey: "retention.intervalMinutes", default: 60)
         guard (1...1440).contains(minutes) else { throw ConfigurationError(key: "retention.intervalMinutes", reason: "must be 1–1440") }
         interval = .seconds(minutes * 60)
+        auditDays = reader.int(forKey: "audit.retentionDays", default: auditDays)
+        guard (0...FeatureFlag.maxRetentionDays).contains(auditDays) else {
+            throw ConfigurationError(key: "audit.retentionDays", reason: "must be 0 (keep every event) to \(FeatureFlag.maxRetentionDays)")
+        }
     }
 }

@@ -33,24 +33,29 @@ public enum AuditChain {
         return String(decoding: text, as: UTF8.self)
     }
 
-    /// Walks a log from its first record, a page at a time (`page(after)` returns the records
-    /// with a sequence above `after`, in order), and reports the first that does not check out.
-    static func verify(page: (_ after: Int) async throws -> [AuditRecord]) async throws -> AuditChainReport {
-        var previous = AuditRecord.genesisHash
+    /// Walks a log from its first record, or from `checkpoint` when its beginning was purged, a
+    /// page at a time (`page(after)` returns the records with a sequence above `after`, in
+    /// order), and reports the first that does not check out.
+    static func verify(
+        from checkpoint: AuditCheckpoint? = nil, page: (_ after: Int) async throws -> [AuditRecord]
+    ) async throws -> AuditChainReport {
+        var previous = checkpoint?.hash ?? AuditRecord.genesisHash
         var checked = 0
-        var after = 0
+        var after = checkpoint?.sequence ?? 0
         while true {
             let records = try await page(after)
-            if records.isEmpty { return AuditChainReport(checked: checked) }
+            if records.isEmpty { return AuditChainReport(checked: checked, checkpoint: checkpoint) }
             for record in records {
                 if record.previousHash != previous {
+                    let what = checked == 0 && checkpoint != nil ? "the checkpoint of the purge" : "the record before it"
                     return AuditChainReport(
                         checked: checked, firstBrokenSequence: record.sequence,
-                        problem: "does not link to the record before it (a record was removed or inserted)")
+                        problem: "does not link to \(what) (a record was removed or inserted)", checkpoint: checkpoint)
                 }
                 if hash(previous: previous, event: record.event) != record.hash {
                     return AuditChainReport(
-                        checked: checked, firstBrokenSequence: record.sequence, problem: "its content does not match its hash")
+                        checked: checked, firstBrokenSequence: record.sequence, problem: "its content does not match its hash",
+                        checkpoint: checkpoint)
                 }
                 previous = record.hash
                 checked += 1

@@ -14,10 +14,10 @@ enum SchemaVersions {
     /// A tenant's database (SQLite) or schema (PostgreSQL), version 1 first.
     static let tenant = [
         "users, tasks, conversations, messages, feedback", "audit log", "linear audit chain", "audit event ids",
-        "turn records, audit trace ids",
+        "turn records, audit trace ids", "audit checkpoint",
     ]
     /// The control database (SQLite) or the shared `parley` schema (PostgreSQL).
-    static let control = ["feature flags, system audit log", "linear audit chain", "audit event ids", "audit trace ids", "model usage"]
+    static let control = ["feature flags, system audit log", "linear audit chain", "audit event ids", "audit trace ids", "model usage", "audit checkpoint"]
 
     /// One successor per event: two processes appending to one log (e.g. `parley serve` and
     /// `parley mcp` on the same files) cannot fork the chain; the second append is refused and retried.
@@ -62,4 +62,19 @@ enum SchemaVersions {
         """
     ]
     static let modelUsageDown = ["DROP TABLE model_usage"]
+
+    /// Where a log's chain starts once its oldest events were purged: the last purged event's
+    /// sequence and hash (one row, or none before the first purge).
+    static let auditCheckpoint = [
+        """
+        CREATE TABLE audit_checkpoint (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            seq BIGINT NOT NULL,
+            hash TEXT NOT NULL,
+            purged BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )
+        """
+    ]
+    static let auditCheckpointDown = ["DROP TABLE audit_checkpoint"]
 }

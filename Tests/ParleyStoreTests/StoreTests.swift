@@ -340,14 +340,14 @@ struct SQLiteMigrationTests {
         for table in ["audit_log", "conversations", "feedback", "messages", "tasks", "users"] { #expect(tables.contains(table)) }
 
         #expect(try await database.rollbackLatest() == SQLiteSchema.latestVersion - 1)
-        // The latest migration gave answers their turn records and the audit log an index by
-        // request; its rollback removes them and nothing else.
+        // The latest migration gave the audit log its purge checkpoint; its rollback removes it
+        // and nothing else (the one before, turn records, stays).
         let afterRollback = try await database.query("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name")
             .compactMap { $0.column("name")?.string }
-        #expect(!afterRollback.contains("audit_log_by_request"))
-        #expect(afterRollback.contains("audit_log_event"))
+        #expect(!afterRollback.contains("audit_checkpoint"))
+        #expect(afterRollback.contains("audit_log_by_request"))
         let columns = try await database.query("SELECT name FROM pragma_table_info('messages')").compactMap { $0.column("name")?.string }
-        #expect(!columns.contains("record"))
+        #expect(columns.contains("record"))
         #expect(columns.contains("tool_calls"))
         #expect(afterRollback.contains("audit_log"))
         #expect(afterRollback.contains("tasks"))

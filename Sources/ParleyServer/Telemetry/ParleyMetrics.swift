@@ -27,7 +27,9 @@ public final class ParleyMetrics: AuditMetrics {
             _ = registry.makeCounter(descriptor: counter)
         }
         registry.makeGauge(descriptor: Self.auditDepth).set(0.0)
-        for kind in ["messages", "conversations", "feedback"] { _ = registry.makeCounter(descriptor: Self.purged, labels: [("kind", kind)]) }
+        for kind in ["messages", "conversations", "feedback", "audit_events"] {
+            _ = registry.makeCounter(descriptor: Self.purged, labels: [("kind", kind)])
+        }
         for kind in BudgetKind.allCases {
             _ = registry.makeCounter(descriptor: Self.budgetWarnings, labels: [("budget", kind.rawValue)])
             for action in BudgetExhaustedAction.allCases {
@@ -143,6 +145,10 @@ public final class ParleyMetrics: AuditMetrics {
 
     func recordBudgetWarning(_ kind: BudgetKind) {
         registry.makeCounter(descriptor: Self.budgetWarnings, labels: [("budget", kind.rawValue)]).increment()
+    }
+
+    func recordAuditPurge(_ events: Int) {
+        registry.makeCounter(descriptor: Self.purged, labels: [("kind", "audit_events")]).increment(by: Int64(events))
     }
 
     func recordPurge(_ report: PurgeReport) {

@@ -115,10 +115,64 @@ struct PostgresAuditLog: AuditLogRepository {
     }
 
     func verifyChain() async throws -> AuditChainReport {
-        try await AuditChain.verify { after in
+        try await AuditChain.verify(from: try await checkpoint()) { after in
             try await database.run(
                 "SELECT \(unescaped: Self.columns) FROM \(unescaped: t)audit_log WHERE seq > \(after) ORDER BY seq LIMIT 1000"
             ).map(Self.record)
+        }
+    }
+
+    func checkpoint() async throws -> AuditCheckpoint? {
+        try await database.run("SELECT seq, hash, purged FROM \(unescaped: t)audit_checkpoint WHERE id = 1").first.map { row in
+            let (sequence, hash, purged) = try row.decode((Int, String, Int).self)
+            return AuditCheckpoint(sequence: sequence, hash: hash, purged: purged)
+        }
+    }
+
+    func purge(before cutoff: Date, dryRun: Bool) async throws -> AuditPurgeReport {
+        let cutoffMillis = Clock.millis(cutoff)
+        // Everything before the first event at or after the cutoff (the newest event stays).
+        let stop = try await database.run(
+            """
+            SELECT COALESCE((SELECT MIN(seq) FROM \(unescaped: t)audit_log WHERE time >= \(cutoffMillis)),
+                            (SELECT MAX(seq) FROM \(unescaped: t)audit_log), 0)::bigint
+            """
+        ).first?.decode(Int.self) ?? 0
+        if dryRun {
+            let count = try await database.run("SELECT COUNT(*)::bigint FROM \(unescaped: t)audit_log WHERE seq < \(stop)").first?.decode(Int.self)
+            return AuditPurgeReport(purged: count ?? 0, checkpoint: try await checkpoint())
+        }
+        var report = AuditPurgeReport(checkpoint: try await checkpoint())
+        let lockKey = "parley.audit." + self.lockKey
+        let batchSize = SQLiteAuditLog.purgeBatch
+        while true {
+            // Under the log's append lock: two replicas purging at once take turns, and each
+            // batch moves the checkpoint exactly as far as it deleted.
+            let batch: (Int, AuditCheckpoint)? = try await database.transaction { connection, logger in
+                try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(lockKey)))", logger: logger)
+                let rows = try await connection.query(
+                    "SELECT seq, hash FROM \(unescaped: t)audit_log WHERE seq < \(stop) ORDER BY seq LIMIT \(batchSize)", logger: logger
+                ).collect().map { try $0.decode((Int, String).self) }
+                guard let last = rows.last else { return nil }
+                try await connection.query("DELETE FROM \(unescaped: t)audit_log WHERE seq <= \(last.0)", logger: logger)
+                let saved = try await connection.query(
+                    """
+                    INSERT INTO \(unescaped: t)audit_checkpoint (id, seq, hash, purged, updated_at)
+                    VALUES (1, \(last.0), \(last.1), \(rows.count), \(Clock.nowMillis()))
+                    ON CONFLICT (id) DO UPDATE SET
+                        seq = excluded.seq, hash = excluded.hash, purged = audit_checkpoint.purged + excluded.purged,
+                        updated_at = excluded.updated_at
+                    RETURNING seq, hash, purged
+                    """, logger: logger
+                ).collect()
+                guard let (sequence, hash, purged) = try saved.first?.decode((Int, String, Int).self) else {
+                    throw StoreError.corrupt(column: "audit_checkpoint")
+                }
+                return (rows.count, AuditCheckpoint(sequence: sequence, hash: hash, purged: purged))
+            }
+            guard let (count, checkpoint) = batch else { return report }
+            report.purged += count
+            report.checkpoint = checkpoint
         }
     }
 

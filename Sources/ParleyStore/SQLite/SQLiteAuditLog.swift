@@ -103,12 +103,59 @@ struct SQLiteAuditLog: AuditLogRepository {
     }
 
     func verifyChain() async throws -> AuditChainReport {
-        try await AuditChain.verify { after in
+        try await AuditChain.verify(from: try await checkpoint()) { after in
             try await database.query(
                 "SELECT \(Self.columns) FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT 1000", [.integer(after)]
             ).map(Self.record)
         }
     }
+
+    func checkpoint() async throws -> AuditCheckpoint? {
+        try await database.query("SELECT seq, hash, purged FROM audit_checkpoint WHERE id = 1").first.map { row in
+            AuditCheckpoint(sequence: try row.int("seq"), hash: try row.string("hash"), purged: try row.int("purged"))
+        }
+    }
+
+    func purge(before cutoff: Date, dryRun: Bool) async throws -> AuditPurgeReport {
+        // Everything before the first event at or after the cutoff (the newest event stays).
+        let bound = try await database.query(
+            "SELECT COALESCE((SELECT MIN(seq) FROM audit_log WHERE time >= ?1), (SELECT MAX(seq) FROM audit_log), 0) AS stop",
+            [.integer(Clock.millis(cutoff))])
+        let stop = try bound.first?.int("stop") ?? 0
+        if dryRun {
+            let count = try await database.query("SELECT COUNT(*) AS n FROM audit_log WHERE seq < ?1", [.integer(stop)])
+            return AuditPurgeReport(purged: try count.first?.int("n") ?? 0, checkpoint: try await checkpoint())
+        }
+        var report = AuditPurgeReport(checkpoint: try await checkpoint())
+        while true {
+            let batch: (Int, AuditCheckpoint)? = try await database.transaction { connection in
+                let rows = try await connection.query(
+                    "SELECT seq, hash FROM audit_log WHERE seq < ?1 ORDER BY seq LIMIT ?2", [.integer(stop), .integer(Self.purgeBatch)])
+                guard let last = rows.last else { return nil }
+                let lastSequence = try last.int("seq")
+                _ = try await connection.query("DELETE FROM audit_log WHERE seq <= ?1", [.integer(lastSequence)])
+                let saved = try await connection.query(
+                    """
+                    INSERT INTO audit_checkpoint (id, seq, hash, purged, updated_at) VALUES (1, ?1, ?2, ?3, ?4)
+                    ON CONFLICT (id) DO UPDATE SET
+                        seq = excluded.seq, hash = excluded.hash, purged = audit_checkpoint.purged + excluded.purged,
+                        updated_at = excluded.updated_at
+                    RETURNING seq, hash, purged
+                    """,
+                    [.integer(lastSequence), .text(try last.string("hash")), .integer(rows.count), .integer(Clock.nowMillis())])
+                guard let row = saved.first else { throw StoreError.corrupt(column: "audit_checkpoint") }
+                return (
+                    rows.count, AuditCheckpoint(sequence: try row.int("seq"), hash: try row.string("hash"), purged: try row.int("purged"))
+                )
+            }
+            guard let (count, checkpoint) = batch else { return report }
+            report.purged += count
+            report.checkpoint = checkpoint
+        }
+    }
+
+    /// Events deleted per transaction: the writer is held only briefly.
+    static let purgeBatch = 2_000
 
     static func text(_ value: String?) -> SQLiteData { value.map(SQLiteData.text) ?? .null }
 

@@ -80,6 +80,7 @@ enum SQLiteSchema {
         Migration(version: 3, name: SchemaVersions.tenant[2], up: [SchemaVersions.linearAuditChain], down: ["DROP INDEX audit_log_linear"]),
         Migration(version: 4, name: SchemaVersions.tenant[3], up: SchemaVersions.auditEventIDs, down: SchemaVersions.auditEventIDsDown),
         Migration(version: 5, name: SchemaVersions.tenant[4], up: SchemaVersions.turnRecords, down: SchemaVersions.turnRecordsDown),
+        Migration(version: 6, name: SchemaVersions.tenant[5], up: SchemaVersions.auditCheckpoint, down: SchemaVersions.auditCheckpointDown),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
@@ -132,5 +133,6 @@ enum SQLiteControlSchema {
         Migration(version: 3, name: SchemaVersions.control[2], up: SchemaVersions.auditEventIDs, down: SchemaVersions.auditEventIDsDown),
         Migration(version: 4, name: SchemaVersions.control[3], up: SchemaVersions.auditTraceIDs, down: SchemaVersions.auditTraceIDsDown),
         Migration(version: 5, name: SchemaVersions.control[4], up: SchemaVersions.modelUsage, down: SchemaVersions.modelUsageDown),
+        Migration(version: 6, name: SchemaVersions.control[5], up: SchemaVersions.auditCheckpoint, down: SchemaVersions.auditCheckpointDown),
     ]
 }
