@@ -12,8 +12,9 @@ work=$(mktemp -d)
 stop() { [ -f "$work/parley.pid" ] && kill "$(cat "$work/parley.pid")" 2>/dev/null || true; }
 trap 'stop; rm -rf "$work"' EXIT
 rm -rf "$SCREENSHOTS"
-# A user limit the test can reach: each chat turn costs about three requests.
-PARLEY_URL=$(PARLEY_TEST_RATELIMIT_USER="40 per minute" "$root/scripts/serve-test-instance.sh" "$work")
+# A user limit the test can reach (each chat turn costs about three requests) and alice, with
+# every step before the 429 test, stays under even on a fast machine.
+PARLEY_URL=$(PARLEY_TEST_RATELIMIT_USER="60 per minute" "$root/scripts/serve-test-instance.sh" "$work")
 export PARLEY_URL PARLEY_WORKDIR=$work
 "$python" "$root/Tests/browser/ui_test.py" || { tail -n 20 "$work/parley.log" >&2; exit 1; }
 stop

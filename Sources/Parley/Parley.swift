@@ -21,7 +21,8 @@ struct Parley: AsyncParsableCommand {
         abstract: "A multi-tenant AI chat service with a to-do agent built in.",
         version: ParleyBuild.version,
         subcommands: [
-            Serve.self, MCPCommand.self, Worker.self, Token.self, Migrate.self, Purge.self, Audit.self, PII.self, Probe.self,
+            Serve.self, MCPCommand.self, Worker.self, Token.self, Migrate.self, Purge.self, Audit.self, ExportCommand.self,
+            ImportCommand.self, PII.self, Probe.self,
         ],
         defaultSubcommand: Serve.self
     )
@@ -323,6 +324,63 @@ struct Purge: AsyncParsableCommand {
         for outcome in try await purger.purgeAll(only: only, dryRun: dryRun) { print(outcome.summary) }
         await redis?.shutdown()
         try await storage.close()
+    }
+}
+
+struct ExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write the whole installation (every tenant, flags, usage, audit logs) to a directory, for parley import on either backend.",
+        discussion: "Stop the servers first, as for parley migrate: what is written meanwhile may be missed.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: "A new (or empty) directory to write to.")
+    var out: String
+
+    func run() async throws {
+        let configuration = try await common.load()
+        let logger = Logger(label: "parley.export")
+        let storage = try await Storage.open(
+            postgres: configuration.postgres, dataDirectory: configuration.dataDirectoryURL, migration: configuration.migration,
+            logger: logger)
+        let summary: InstallationTransfer.Summary
+        do {
+            summary = try await InstallationTransfer(storage: storage).export(to: URL(fileURLWithPath: out))
+        } catch {
+            try? await storage.close()
+            throw (error as? TransferError).map { ValidationError($0.description) } ?? error
+        }
+        try await storage.close()
+        print("exported \(summary.tenants) tenants, \(summary.rows) rows from \(storage.location) to \(summary.location)")
+    }
+}
+
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Read a directory written by parley export into this (empty) installation: SQLite, or PostgreSQL with database.url.",
+        discussion: "Ids, task numbers, feedback and the audit chains come over as they were; parley audit verify passes after it.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: "The directory parley export wrote.")
+    var from: String
+
+    func run() async throws {
+        let configuration = try await common.load()
+        let logger = Logger(label: "parley.import")
+        let storage = try await Storage.open(
+            postgres: configuration.postgres, dataDirectory: configuration.dataDirectoryURL, migration: .auto, logger: logger)
+        let summary: InstallationTransfer.Summary
+        do {
+            summary = try await InstallationTransfer(storage: storage).import(from: URL(fileURLWithPath: from))
+        } catch {
+            try? await storage.close()
+            throw (error as? TransferError).map { ValidationError($0.description) } ?? error
+        }
+        try await storage.close()
+        print("imported \(summary.tenants) tenants, \(summary.rows) rows into \(summary.location)")
     }
 }
 
