@@ -195,6 +195,7 @@ struct BudgetTests {
             #expect(try bad.json["field"] == "month")
             let metrics = try await client.send(.get, "/metrics", token: nil).text
             #expect(ObservabilityTests.value(metrics, #"parley_budget_exhausted_total{budget="completions",action="refuse"}"#) == 2)
+            #expect(ObservabilityTests.value(metrics, #"parley_budget_remaining{tenant="acme",budget="completions"}"#) == 0)
         }
         await model.stop()
     }
@@ -208,7 +209,10 @@ struct BudgetTests {
         let alice = try await parley.token("alice")
         let admin = try await parley.token("root", admin: true)
         try await parley.run { client in
-            for _ in 0..<4 { _ = try await client.send(.post, "/api/v1/chat", token: alice, json: chatBody("hello")) }
+            for _ in 0..<3 { _ = try await client.send(.post, "/api/v1/chat", token: alice, json: chatBody("hello")) }
+            let partway = try await client.send(.get, "/metrics", token: nil).text
+            #expect(ObservabilityTests.value(partway, #"parley_budget_remaining{tenant="acme",budget="completions"}"#) == 1)
+            _ = try await client.send(.post, "/api/v1/chat", token: alice, json: chatBody("hello"))
             let basic = try await client.send(.post, "/api/v1/chat", token: alice, json: chatBody("add a task to buy milk")).json
             #expect(basic["model"] == "basic")
             #expect(basic["fallback_used"] == true)

@@ -472,7 +472,10 @@ def main():
            "PARLEY_MODEL_FAILURE_WINDOW_SECONDS": "30", "PARLEY_MODEL_COOL_DOWN_SECONDS": "30",
            "PARLEY_RATELIMIT_USER": "120 per minute", "PARLEY_AUTH_DEV": "true",
            "PARLEY_AUTH_OIDC_ISSUER": issuer, "PARLEY_AUTH_OIDC_JWKS_URL": issuer + "/jwks",
-           "PARLEY_AUTH_OIDC_AUDIENCE": "parley"}
+           "PARLEY_AUTH_OIDC_AUDIENCE": "parley",
+           # A budget far above the test's calls: parley_budget_remaining{tenant} is exposed (the
+           # rules use it) and ParleyModelBudgetSpent stays silent.
+           "PARLEY_BUDGET_COMPLETIONS": "1000000"}
     for name in ("primary", "secondary"):
         key = "PARLEY_MODEL_PROVIDER_" + name.upper()
         env.update({key + "_KIND": "openai", key + "_BASE_URL": f"http://127.0.0.1:{model_port}/{name}/v1",

@@ -100,6 +100,7 @@ public final class UsageMeter: Sendable {
                 let totals = try await ledger.add(deltas, month: month)
                 for (tenant, after) in totals {
                     guard let limit = tokenLimits[tenant] else { continue }
+                    metrics.setBudgetRemaining(limit - after, tenant: tenant, kind: .tokens)
                     let added = deltas[tenant, default: []].reduce(0) { $0 + $1.inputTokens + $1.outputTokens }
                     await warnIfCrossed(.tokens, tenant: tenant, month: month, limit: limit, before: after - added, after: after)
                 }
@@ -174,11 +175,13 @@ public final class UsageMeter: Sendable {
             case .granted(let completions, _):
                 admitted.withLock { $0 = (month, true) }
                 if let limit = limits.completions {
+                    meter.metrics.setBudgetRemaining(limit - completions, tenant: tenant, kind: .completions)
                     await meter.warnIfCrossed(
                         .completions, tenant: tenant, month: month, limit: limit, before: completions - 1, after: completions)
                 }
             case .exhausted(let refusal):
                 meter.metrics.recordBudgetExhausted(refusal.kind, action: action)
+                if refusal.scope == .tenant { meter.metrics.setBudgetRemaining(0, tenant: tenant, kind: refusal.kind) }
                 throw refusal
             }
         }

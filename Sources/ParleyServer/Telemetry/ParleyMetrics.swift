@@ -6,7 +6,7 @@ import Synchronization
 
 /// The Prometheus registry of one Parley instance and the metrics it records. Label values are
 /// bounded: routes (not paths), configured provider and issuer names, tool names, policies; never
-/// users or tenants.
+/// users, and tenants only on the budget gauge of tenants an operator gave a budget.
 public final class ParleyMetrics: AuditMetrics {
     public let registry = PrometheusCollectorRegistry()
     /// Read at every scrape: the state of pools, breakers and queues, as gauges.
@@ -141,6 +141,18 @@ public final class ParleyMetrics: AuditMetrics {
 
     func recordBudgetExhausted(_ kind: BudgetKind, action: BudgetExhaustedAction) {
         registry.makeCounter(descriptor: Self.budgetExhausted, labels: [("budget", kind.rawValue), ("action", action.rawValue)]).increment()
+    }
+
+    static var budgetRemaining: MetricNameDescriptor {
+        .init(
+            metricName: "parley_budget_remaining", unitName: "",
+            helpText: "What is left of a tenant's monthly budget as this instance last saw it (tenants with a budget only)")
+    }
+
+    /// The one series with a tenant label: only tenants the operator gave a budget have it.
+    func setBudgetRemaining(_ remaining: Int, tenant: TenantID, kind: BudgetKind) {
+        registry.makeGauge(descriptor: Self.budgetRemaining, labels: [("tenant", tenant.rawValue), ("budget", kind.rawValue)])
+            .set(Double(max(0, remaining)))
     }
 
     func recordBudgetWarning(_ kind: BudgetKind) {
