@@ -349,7 +349,7 @@ struct ExportCommand: AsyncParsableCommand {
             summary = try await InstallationTransfer(storage: storage).export(to: URL(fileURLWithPath: out))
         } catch {
             try? await storage.close()
-            throw (error as? TransferError).map { ValidationError($0.description) } ?? error
+            throw error
         }
         try await storage.close()
         print("exported \(summary.tenants) tenants, \(summary.rows) rows from \(storage.location) to \(summary.location)")
@@ -377,7 +377,7 @@ struct ImportCommand: AsyncParsableCommand {
             summary = try await InstallationTransfer(storage: storage).import(from: URL(fileURLWithPath: from))
         } catch {
             try? await storage.close()
-            throw (error as? TransferError).map { ValidationError($0.description) } ?? error
+            throw error
         }
         try await storage.close()
         print("imported \(summary.tenants) tenants, \(summary.rows) rows into \(summary.location)")

@@ -39,6 +39,10 @@ public final class UsageMeter: Sendable {
     }
 
     private let pending = Mutex(Pending())
+    /// One flush at a time: a flush waits for the one running, so when `flush()` returns every
+    /// count made before it is in the ledger (a count taken by a flush is in neither place
+    /// until that flush has written it).
+    private let flushing = AsyncExclusion()
 
     public init(
         ledger: any UsageLedger, settings: BudgetSettings, metrics: ParleyMetrics, logger: Logger,
@@ -73,8 +77,10 @@ public final class UsageMeter: Sendable {
         }
     }
 
-    /// The tenant's usage in `month`: the ledger's, with what this replica has not added yet.
+    /// The tenant's usage in `month`: what this replica counted is added to the ledger first, so
+    /// the report holds every call made before it (other replicas' uncounted calls lag a second).
     func usage(tenant: TenantID, month: UsageMonth) async throws -> TenantUsage {
+        await flush()
         var usage = try await ledger.usage(tenant: tenant, month: month)
         let waiting = pending.withLock { $0.deltas[month]?[tenant].map { Array($0.values) } ?? [] }
         for delta in waiting { usage.add(delta) }
@@ -90,6 +96,8 @@ public final class UsageMeter: Sendable {
 
     /// Adds what is waiting to the ledger; what fails to be added waits for the next time.
     func flush() async {
+        await flushing.acquire()
+        defer { flushing.release() }
         let (batches, tokenLimits) = pending.withLock { pending in
             defer { pending.deltas = [:] }
             return (pending.deltas, pending.tokenLimits)
@@ -223,5 +231,35 @@ struct UsageFlushJob: Service {
             }
         }
         await meter.flush()
+    }
+}
+
+/// A lock held across suspension points, taken in turn: what `Mutex` cannot be.
+final class AsyncExclusion: Sendable {
+    private let state = Mutex<(held: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let granted = state.withLock { state in
+                if state.held {
+                    state.waiting.append(continuation)
+                    return false
+                }
+                state.held = true
+                return true
+            }
+            if granted { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.waiting.isEmpty else {
+                state.held = false
+                return nil
+            }
+            return state.waiting.removeFirst()
+        }
+        next?.resume()
     }
 }
