@@ -70,7 +70,8 @@ public final class UsageMeter: Sendable {
         let limits = settings.limits(flags)
         guard !limits.isUnlimited, settings.onExhausted(flags) == .refuse else { return }
         let month = UsageMonth(containing: now())
-        let usage = try await usage(tenant: tenant, month: month)
+        // The ledger's counts as they are (no flush on the chat path): the reservation is the exact check.
+        let usage = try await ledger.usage(tenant: tenant, month: month)
         if let refusal = limits.refusal(tenant: usage.total, user: usage.users[user] ?? UsageCounts(), month: month) {
             metrics.recordBudgetExhausted(refusal.kind, action: .refuse)
             throw refusal
