@@ -135,12 +135,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Swift Concurrency's global executor hook, so that tasks can run on SwiftNIO's event loops.
+        .target(name: "CParleyExecutor"),
         // The Hummingbird application: routes, middleware, problem+json, metrics.
         .target(
             name: "ParleyServer",
             dependencies: [
                 "ParleyCore", "ParleyStore", "ParleyRedis", "ParleyAgent", "ParleyAuth", "ParleyModels", "ParleyMCP",
-                "ParleyAudit",
+                "ParleyAudit", "CParleyExecutor",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -64,6 +64,7 @@ struct Serve: AsyncParsableCommand {
         if let port { overrides["http.port"] = .int(port) }
         if let devAuth { overrides["auth.dev"] = .bool(devAuth) }
         let configuration = try await common.load(overrides)
+        let onEventLoops = configuration.eventLoopExecutor && EventLoopExecutor.install()
         let (logger, tracing) = try bootstrapObservability(configuration, label: "parley")
         let services = try await ParleyServices.make(configuration: configuration, logger: logger)
         let app = try await buildApplication(services: services, logger: logger, tracing: tracing)
@@ -73,6 +74,7 @@ struct Serve: AsyncParsableCommand {
                 "address": "http://\(configuration.host):\(configuration.port)",
                 "data_dir": "\(configuration.dataDirectoryURL.path)",
                 "dev_auth": "\(configuration.devAuthEnabled)",
+                "event_loop_executor": "\(onEventLoops)",
                 "migrate": "\(configuration.migration.rawValue)",
             ])
         try await runUntilShutdown(app, drain: services.drain, period: configuration.drain(host: configuration.host), logger: logger)

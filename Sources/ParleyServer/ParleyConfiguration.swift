@@ -40,6 +40,8 @@ public struct ParleyConfiguration: Sendable {
     /// Model calls per chat turn, tool rounds included.
     public var agentMaxTurns = ModelAgent.defaultMaxTurns
     public var logLevel: Logger.Level = .info
+    /// Tasks run on the event loops that own the sockets, not on a separate pool (`EventLoopExecutor`).
+    public var eventLoopExecutor = true
     /// Messages of the conversation the agent sees.
     public var contextMessages: Int = 20
     /// Server-Sent Event streams open at once in this process, per user and per tenant.
@@ -151,6 +153,7 @@ public struct ParleyConfiguration: Sendable {
             throw ConfigurationError(key: "log.level", reason: "must be one of trace, debug, info, notice, warning, error, critical")
         }
         logLevel = parsedLevel
+        eventLoopExecutor = reader.bool(forKey: "runtime.eventLoopExecutor", default: defaults.eventLoopExecutor)
         guard (0...65535).contains(port) else { throw ConfigurationError(key: "http.port", reason: "must be 0–65535") }
         guard (0...500).contains(contextMessages) else {
             throw ConfigurationError(key: "chat.contextMessages", reason: "must be 0–500")
