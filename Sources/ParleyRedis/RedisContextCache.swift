@@ -11,6 +11,11 @@ import Synchronization
 /// append also carries the entry forward to the new version when it held the one before, so
 /// the next turn of a conversation finds its context in the cache.
 ///
+/// An entry is a Redis list: a header `<version>:<limit>`, then the messages oldest first, each in
+/// `CachedMessageCodec`'s form. A turn reads it with the version in one round trip and decodes no
+/// JSON; an append pushes only the new messages, in one script (`appendScript`), instead of
+/// reading, decoding, re-encoding and writing back the whole context.
+///
 /// Redis down: reads go to the store. A version bump that failed is retried before the next
 /// cached read, and until it succeeds that conversation is not read from the cache.
 public final class RedisContextCache: Sendable {
@@ -31,16 +36,15 @@ public final class RedisContextCache: Sendable {
         CachedTenantStore(base: store, cache: self)
     }
 
-    struct Entry: Codable {
-        var version: Int
-        var limit: Int
-        var messages: [Message]
-    }
-
     func keys(_ tenant: TenantID, _ user: UserID, _ conversation: Int) -> (entry: String, version: String) {
         let suffix = "\(tenant.rawValue):\(user.rawValue):\(conversation)"
-        return ("parley:ctx:" + suffix, "parley:ctxver:" + suffix)
+        // Entries were JSON strings under `parley:ctx:` before they were lists; the new name keeps
+        // replicas of both kinds during a rollout from reading each other's entries (the
+        // versions they share).
+        return ("parley:ctxlist:" + suffix, "parley:ctxver:" + suffix)
     }
+
+    private var ttlMilliseconds: Int { Int(ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000) }
 
     /// The newest `limit` messages, from the cache when it holds at least that many at the
     /// current version; else from `load`, which then fills the cache.
@@ -48,24 +52,41 @@ public final class RedisContextCache: Sendable {
         tenant: TenantID, user: UserID, conversation: Int, limit: Int, load: () async throws -> [Message]
     ) async throws -> [Message] {
         let (entryKey, versionKey) = keys(tenant, user, conversation)
-        guard await flushBumps(), !unbumped.withLock({ $0.contains(versionKey) }) else { return try await load() }
+        guard limit > 0, await flushBumps(), !unbumped.withLock({ $0.contains(versionKey) }) else { return try await load() }
         let replies: [RESPValue]
         do {
-            replies = try await client.pipeline([RESPCommand("GET", .string(versionKey)), RESPCommand("GET", .string(entryKey))], timeout: nil)
+            replies = try await client.pipeline(
+                [RESPCommand("GET", .string(versionKey)), RESPCommand("LRANGE", .string(entryKey), "0", "-1")], timeout: nil)
         } catch {
             return try await load()
         }
         let version = replies.first?.int ?? 0
-        if let cached = replies.last?.string, let entry = try? RedisJSON.decoder.decode(Entry.self, from: Data(cached.utf8)),
-            entry.version == version, entry.limit >= limit
-        {
-            return Array(entry.messages.suffix(limit))
+        if let cached = replies.last.flatMap(Self.entry), cached.version == version, cached.limit >= limit {
+            return Array(cached.messages.suffix(limit))
         }
         let messages = try await load()
-        if let json = try? RedisJSON.encoder.encode(Entry(version: version, limit: limit, messages: messages)) {
-            _ = try? await client.set(entryKey, to: .string(String(decoding: json, as: UTF8.self)), expiresIn: ttl)
-        }
+        var fill = [RESPArgument.string(entryKey), .string("\(version):\(limit)")]
+        fill += messages.map { .bytes(ByteBuffer(bytes: CachedMessageCodec.encode($0))) }
+        _ = try? await client.pipeline(
+            [
+                RESPCommand("DEL", .string(entryKey)), RESPCommand("RPUSH", arguments: fill),
+                RESPCommand("PEXPIRE", .string(entryKey), .integer(ttlMilliseconds)),
+            ], timeout: nil)
         return messages
+    }
+
+    /// A cached list: its header and messages, `nil` when missing or unreadable.
+    static func entry(_ reply: RESPValue) -> (version: Int, limit: Int, messages: [Message])? {
+        guard let elements = reply.array, let head = elements.first?.string else { return nil }
+        let parts = head.split(separator: ":")
+        guard parts.count == 2, let version = Int(parts[0]), let limit = Int(parts[1]) else { return nil }
+        var messages: [Message] = []
+        messages.reserveCapacity(elements.count - 1)
+        for element in elements.dropFirst() {
+            guard case .bulkString(let bytes) = element, let message = CachedMessageCodec.decode(bytes) else { return nil }
+            messages.append(message)
+        }
+        return (version, limit, messages)
     }
 
     /// After a write to the conversation (its messages or the conversation itself).
@@ -93,25 +114,45 @@ public final class RedisContextCache: Sendable {
     /// After messages were appended: the new version, and the entry carried forward to it.
     func appended(_ messages: [Message], tenant: TenantID, user: UserID, conversation: Int) async {
         let (entryKey, versionKey) = keys(tenant, user, conversation)
-        guard let replies = try? await client.pipeline(
-            [
-                RESPCommand("INCR", .string(versionKey)), RESPCommand("EXPIRE", .string(versionKey), "86400"),
-                RESPCommand("GET", .string(entryKey)),
-            ], timeout: nil), let version = replies.first?.int
-        else {
+        let sorted = messages.sorted { $0.id < $1.id }
+        var arguments: [RESPArgument] = [.integer(ttlMilliseconds)]
+        arguments += sorted.map { .bytes(ByteBuffer(bytes: CachedMessageCodec.encode($0))) }
+        let ids = sorted.map { RESPArgument.integer($0.id) }
+        do {
+            _ = try await client.run(Self.appendScript, keys: [versionKey, entryKey], arguments: [.integer(ids.count)] + ids + arguments)
+        } catch {
             unbumped.withLock { _ = $0.insert(versionKey) }
-            return
-        }
-        // Only an entry of the version just before holds every message up to this append.
-        guard let cached = replies.last?.string, var entry = try? RedisJSON.decoder.decode(Entry.self, from: Data(cached.utf8)),
-            entry.version == version - 1
-        else { return }
-        entry.version = version
-        entry.messages = Array((entry.messages + messages).sorted { $0.id < $1.id }.suffix(entry.limit))
-        if let json = try? RedisJSON.encoder.encode(entry) {
-            _ = try? await client.set(entryKey, to: .string(String(decoding: json, as: UTF8.self)), expiresIn: ttl)
         }
     }
+
+    /// KEYS: version, entry. ARGV: n, n ids, the TTL in ms, n encoded messages (ascending ids).
+    /// Bumps the version; only an entry of the version just before holds every message up to this
+    /// append, so only that one is carried forward: the messages newer than its newest are pushed,
+    /// the oldest beyond its limit dropped, and the header moved to the new version.
+    static let appendScript = RedisScript(
+        """
+        local version = redis.call('INCR', KEYS[1])
+        redis.call('EXPIRE', KEYS[1], 86400)
+        local head = redis.call('LINDEX', KEYS[2], 0)
+        if not head then return version end
+        local separator = string.find(head, ':', 1, true)
+        if not separator or tonumber(string.sub(head, 1, separator - 1)) ~= version - 1 then return version end
+        local limit = tonumber(string.sub(head, separator + 1))
+        local newest = 0
+        if redis.call('LLEN', KEYS[2]) > 1 then
+            local last = redis.call('LINDEX', KEYS[2], -1)
+            newest = tonumber(string.sub(last, 1, string.find(last, '|', 1, true) - 1))
+        end
+        local n = tonumber(ARGV[1])
+        redis.call('LPOP', KEYS[2])
+        for i = 1, n do
+            if tonumber(ARGV[1 + i]) > newest then redis.call('RPUSH', KEYS[2], ARGV[2 + n + i]) end
+        end
+        redis.call('LTRIM', KEYS[2], -limit, -1)
+        redis.call('LPUSH', KEYS[2], version .. ':' .. limit)
+        redis.call('PEXPIRE', KEYS[2], ARGV[2 + n])
+        return version
+        """)
 
     private func bump(_ versionKey: String) async -> Bool {
         do {

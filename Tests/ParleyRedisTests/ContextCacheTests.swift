@@ -96,6 +96,68 @@ struct ContextCacheTests {
         for pool in pools { await pool.shutdown() }
     }
 
+    @Test func aCachedContextIsExactlyWhatTheStoreHolds() async throws {
+        let provider = try SQLiteStoreProvider(
+            dataDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("parley-cache-\(UUID().uuidString)"),
+            logger: Logger(label: "test"))
+        let tenant = TenantID("exact_" + UUID().uuidString.prefix(8).lowercased())!
+        let base = try await provider.store(for: tenant, provisioning: .createIfMissing)
+        let pool = try TestRedis.pool()
+        let cache = RedisContextCache(client: pool, ttl: .seconds(60), logger: Logger(label: "test"))
+        let store = cache.wrap(base)
+        let conversation = try await store.conversations.create(user: alice, title: "t")
+        let call = ToolCallRecord(name: "add_task", arguments: ["title": "Milk | eggs"], result: ["task": ["id": 1]])
+        _ = try await store.conversations.append(
+            user: alice, conversation: conversation.id,
+            messages: [
+                NewMessage(role: .user, content: "pipes | and\nlines, café 🥛"),
+                NewMessage(role: .assistant, content: "", toolCalls: [call], model: "gpt|4"),
+            ])
+        let fromStore = try await base.conversations.messages(user: alice, conversation: conversation.id, limit: 10, before: nil)
+        #expect(try await store.conversations.messages(user: alice, conversation: conversation.id, limit: 10, before: nil) == fromStore)  // fills
+        #expect(try await store.conversations.messages(user: alice, conversation: conversation.id, limit: 10, before: nil) == fromStore)  // cached
+        _ = try await store.conversations.append(user: alice, conversation: conversation.id, messages: [NewMessage(role: .user, content: "next")])
+        let carried = try await store.conversations.messages(user: alice, conversation: conversation.id, limit: 10, before: nil)
+        #expect(carried == (try await base.conversations.messages(user: alice, conversation: conversation.id, limit: 10, before: nil)))
+
+        // A fill that already saw a message, then that message's append: it is cached once.
+        let racing = try await base.conversations.append(user: alice, conversation: conversation.id, messages: [NewMessage(role: .user, content: "raced")])
+        await cache.invalidate(tenant: tenant, user: alice, conversation: conversation.id)
+        _ = try await store.conversations.messages(user: alice, conversation: conversation.id, limit: 10, before: nil)  // refills with "raced"
+        await cache.appended(racing, tenant: tenant, user: alice, conversation: conversation.id)
+        // The version moved past the fill's, and the entry with it: served from the cache, once each.
+        let afterRace = try await store.conversations.messages(user: alice, conversation: conversation.id, limit: 10, before: nil)
+        #expect(afterRace.map(\.content).filter { $0 == "raced" }.count == 1)
+        #expect(afterRace == (try await base.conversations.messages(user: alice, conversation: conversation.id, limit: 10, before: nil)))
+
+        // The list keeps only the limit it was filled for.
+        for index in 0..<12 {
+            _ = try await store.conversations.append(user: alice, conversation: conversation.id, messages: [NewMessage(role: .user, content: "m\(index)")])
+        }
+        let (entryKey, _) = cache.keys(tenant, alice, conversation.id)
+        #expect(try await pool.send(RESPCommand("LLEN", .string(entryKey))).int == 11)  // the header and 10
+        #expect(try await store.conversations.messages(user: alice, conversation: conversation.id, limit: 3, before: nil).map(\.content) == ["m9", "m10", "m11"])
+        await pool.shutdown()
+    }
+
+    @Test func theMessageCodecRoundTripsAndRefusesWhatItDidNotWrite() throws {
+        let messages = [
+            Message(id: 1, conversationID: 7, role: .user, content: "a|b|c", toolCalls: [], model: nil, createdAt: Date(timeIntervalSince1970: 1_796_620_244.599)),
+            Message(
+                id: 42, conversationID: 7, role: .assistant, content: "", toolCalls: [ToolCallRecord(name: "list_tasks", arguments: [:], result: ["tasks": []])],
+                model: "", createdAt: Date(timeIntervalSinceReferenceDate: 0.1)),
+            Message(id: 9_007_199_254_740_993, conversationID: 1, role: .assistant, content: "東京 🥛\n", toolCalls: [], model: "-", createdAt: Date()),
+        ]
+        for message in messages {
+            #expect(CachedMessageCodec.decode(CachedMessageCodec.encode(message)) == message)
+        }
+        let good = CachedMessageCodec.encode(messages[0])
+        #expect(CachedMessageCodec.decode(Array(good.dropLast())) == nil)  // a byte short
+        #expect(CachedMessageCodec.decode(good + [0x41]) == nil)  // a byte over
+        #expect(CachedMessageCodec.decode(Array(#"{"version":3,"limit":20,"messages":[]}"#.utf8)) == nil)  // the old JSON entry
+        #expect(CachedMessageCodec.decode([]) == nil)
+    }
+
     @Test func aPurgeLeavesNothingOfWhatItRemovedInTheCache() async throws {
         let provider = try SQLiteStoreProvider(
             dataDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("parley-cache-\(UUID().uuidString)"),
