@@ -137,37 +137,9 @@ public final class OpenAICompatibleClient: ChatModel {
 
     // MARK: Transport
 
-    private struct Body: Encodable {
-        let model: String
-        let messages: [ChatMessage]
-        let tools: [ToolSpec]?
-        let toolChoice: JSONValue?
-        let maxTokens: Int?
-        let temperature: Double?
-        let stream: Bool
-        let streamOptions: [String: Bool]?
-
-        enum CodingKeys: String, CodingKey {
-            case model, messages, tools, temperature, stream
-            case toolChoice = "tool_choice"
-            case maxTokens = "max_tokens"
-            case streamOptions = "stream_options"
-        }
-    }
-
     private func send(_ request: ChatRequest, stream: Bool) async throws -> HTTPClientResponse {
-        let body = Body(
-            model: settings.model, messages: request.messages, tools: nil,
-            toolChoice: request.tools.isEmpty ? nil : request.toolChoice?.json, maxTokens: request.maxTokens,
-            temperature: request.temperature, stream: stream, streamOptions: stream ? ["include_usage": true] : nil)
-        var bytes = [UInt8](try Self.encoder.encode(body))
-        if !request.tools.isEmpty, bytes.last == UInt8(ascii: "}") {
-            // `{…,"tools":[…]}`: the object always has members before (model, messages).
-            bytes.removeLast()
-            bytes.append(contentsOf: #","tools":"#.utf8)
-            bytes.append(contentsOf: try tools(request.tools))
-            bytes.append(UInt8(ascii: "}"))
-        }
+        let bytes = ChatCompletionsJSON.body(
+            model: settings.model, request: request, stream: stream, tools: request.tools.isEmpty ? nil : try tools(request.tools))
         var http = HTTPClientRequest(url: settings.baseURL + "/chat/completions")
         http.method = .POST
         http.headers.add(name: "Content-Type", value: "application/json")

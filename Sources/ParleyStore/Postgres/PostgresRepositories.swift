@@ -174,7 +174,7 @@ struct PostgresConversationRepository: ConversationRepository {
     func complete(
         user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?, record: TurnRecord?
     ) async throws -> Message? {
-        let calls = String(decoding: try JSONEncoder().encode(toolCalls), as: UTF8.self)
+        let calls = try ToolCallsColumn.encode(toolCalls)
         let record = try TurnRecord.json(record)
         return try await database.run(
                 """
@@ -200,11 +200,10 @@ struct PostgresConversationRepository: ConversationRepository {
         binds.append(user.rawValue)
         binds.append(Clock.nowMillis())
         var tuples: [String] = []
-        let encoder = JSONEncoder()
         for message in messages {
             binds.append(message.role.rawValue)
             binds.append(message.content)
-            binds.append(String(decoding: try encoder.encode(message.toolCalls), as: UTF8.self))
+            binds.append(try ToolCallsColumn.encode(message.toolCalls))
             binds.append(message.model)
             binds.append(try TurnRecord.json(message.record))
             let base = binds.count - 5
@@ -267,7 +266,7 @@ struct PostgresConversationRepository: ConversationRepository {
         guard let role = MessageRole(rawValue: role) else { throw StoreError.corrupt(column: "role") }
         return Message(
             id: id, conversationID: conversation, role: role, content: content,
-            toolCalls: try JSONDecoder().decode([ToolCallRecord].self, from: Data(toolCalls.utf8)), model: model,
+            toolCalls: try ToolCallsColumn.decode(toolCalls), model: model,
             createdAt: Clock.date(created))
     }
 }

@@ -186,7 +186,7 @@ struct SQLiteConversationRepository: ConversationRepository {
     func complete(
         user: UserID, message id: Int, content: String, toolCalls: [ToolCallRecord], model: String?, record: TurnRecord?
     ) async throws -> Message? {
-        let calls = String(decoding: try JSONEncoder().encode(toolCalls), as: UTF8.self)
+        let calls = try ToolCallsColumn.encode(toolCalls)
         let rows = try await database.query(
             """
             UPDATE messages SET content = ?3, tool_calls = ?4, model = ?5, record = ?6
@@ -212,9 +212,8 @@ struct SQLiteConversationRepository: ConversationRepository {
         let now = Clock.nowMillis()
         var binds: [SQLiteData] = [.integer(conversation), .text(user.rawValue), .integer(now)]
         var tuples: [String] = []
-        let encoder = JSONEncoder()
         for message in messages {
-            let toolCalls = String(decoding: try encoder.encode(message.toolCalls), as: UTF8.self)
+            let toolCalls = try ToolCallsColumn.encode(message.toolCalls)
             binds += [
                 .text(message.role.rawValue), .text(message.content), .text(toolCalls), message.model.map(SQLiteData.text) ?? .null,
                 try TurnRecord.json(message.record).map(SQLiteData.text) ?? .null,
@@ -270,7 +269,7 @@ struct SQLiteConversationRepository: ConversationRepository {
 
     static func message(_ row: SQLiteRow) throws -> Message {
         guard let role = MessageRole(rawValue: try row.string("role")) else { throw StoreError.corrupt(column: "role") }
-        let toolCalls = try JSONDecoder().decode([ToolCallRecord].self, from: Data(try row.string("tool_calls").utf8))
+        let toolCalls = try ToolCallsColumn.decode(try row.string("tool_calls"))
         return Message(
             id: try row.int("id"), conversationID: try row.int("conversation_id"), role: role,
             content: try row.string("content"), toolCalls: toolCalls, model: row.optionalString("model"),
