@@ -6,6 +6,13 @@ import ParleyCore
 /// Turns a bearer token into a verified `Principal`, or throws `AuthError`.
 public protocol TokenVerifier: Sendable {
     func verify(_ token: String) async throws -> Principal
+    /// Whether `token` verified recently and has not expired: `verify` will most likely accept it
+    /// without checking a signature. A hint for ordering work, never a verification.
+    func verifiedRecently(_ token: String) -> Bool
+}
+
+extension TokenVerifier {
+    public func verifiedRecently(_ token: String) -> Bool { false }
 }
 
 /// Where in a token the tenant and the roles are.
@@ -73,6 +80,11 @@ public final class JWKSTokenVerifier: TokenVerifier {
                 if let remote = issuer.remote { group.addTask { await remote.preload() } }
             }
         }
+    }
+
+    public func verifiedRecently(_ token: String) -> Bool {
+        guard !token.isEmpty, token.utf8.count <= Self.maxTokenLength else { return false }
+        return verified.entry(for: VerifiedTokenCache.key(token), now: Date(), leeway: Self.leeway) != nil
     }
 
     public func verify(_ token: String) async throws -> Principal {

@@ -271,7 +271,7 @@ func buildRouter(services: ParleyServices, mcp: MCPService, surface: ParleySurfa
     // per-tenant limits, then the audit of what the request did.
     func authenticated(_ group: RouterGroup<ParleyRequestContext>) -> RouterGroup<ParleyRequestContext> {
         group
-            .add(middleware: RateLimitMiddleware(gate: gate, stage: .client(authFailures: true)))
+            .add(middleware: RateLimitMiddleware(gate: gate, stage: .client(authFailures: true), verifier: services.verifier))
             .add(middleware: AuthMiddleware(verifier: services.verifier, limits: gate, auditor: auditor, metrics: services.metrics))
             .add(middleware: RateLimitMiddleware(gate: gate, stage: .principal))
             .add(middleware: AuditMiddleware(auditor: auditor))

@@ -158,6 +158,8 @@ struct AuthMiddleware: RouterMiddleware {
         do {
             principal = try await verify(request.headers[.authorization])
         } catch let error as AuthError {
+            // Limits the client stage left for later apply all the same (and refuse first).
+            try await limits.enforce(context.deferredLimits, context: context)
             context.logger.notice("token refused", metadata: ["reason": .string(error.reason)])
             metrics.recordAuthFailure()
             auditor.record(context, action: "auth.token", outcome: .denied, detail: error.reason)
@@ -190,10 +192,14 @@ struct AuthMiddleware: RouterMiddleware {
 
     private func verify(_ header: String?) async throws -> Principal {
         guard let header else { throw AuthError("no Authorization header") }
-        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
-            throw AuthError("the Authorization header is not a bearer token")
-        }
-        return try await verifier.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        guard let token = Self.bearerToken(header) else { throw AuthError("the Authorization header is not a bearer token") }
+        return try await verifier.verify(token)
+    }
+
+    /// The token of `Authorization: Bearer <token>`.
+    static func bearerToken(_ header: String?) -> String? {
+        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
+        return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
     }
 
     enum TenantResolution {

@@ -19,6 +19,9 @@ public struct ParleyRequestContext: RequestContext {
     public var tenant: TenantID?
     /// Why no tenant could be settled (the token grants none, or several without `X-Tenant-ID`).
     var tenantProblem: (any Error & Sendable)?
+    /// The client stage's limits, left to the principal stage's round trip because the request's
+    /// token verified moments ago (`RateLimitMiddleware`).
+    var deferredLimits: [RateLimitCheck] = []
     var trace: RequestTrace?
 
     public init(source: ApplicationRequestContextSource) {

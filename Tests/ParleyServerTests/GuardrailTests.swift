@@ -136,6 +136,28 @@ struct RateLimitTests {
         }
     }
 
+    @Test func aTokenVerifiedMomentsAgoHasAllItsLimitsCheckedInOneRoundTrip() async throws {
+        let limiter = RecordingLimiter(base: InProcessRateLimiter())
+        var parley = TestParley()
+        parley.rateLimiter = limiter
+        parley.configuration.rateLimits.ip = RateLimitPolicy(name: "ip", limit: 4, window: .seconds(60))
+        parley.configuration.rateLimits.authFailures = RateLimitPolicy(name: "auth-failure", limit: 10, window: .seconds(60))
+        parley.configuration.rateLimits.user = RateLimitPolicy(name: "user", limit: 100, window: .seconds(60))
+        let alice = try await parley.token("alice")
+        try await parley.run { client in
+            #expect(try await client.send(.get, "/api/v1/tasks", token: alice).status == .ok)
+            // A token not seen before: the client's limits, then (verified) the user's.
+            #expect(limiter.calls.withLock { $0 } == [["ip", "auth-failure"], ["user"]])
+            limiter.calls.withLock { $0 = [] }
+            for _ in 0..<3 { #expect(try await client.send(.get, "/api/v1/tasks", token: alice).status == .ok) }
+            #expect(limiter.calls.withLock { $0 } == Array(repeating: ["ip", "auth-failure", "user"], count: 3))
+            // Deferred, the IP limit still counts and refuses first, with its own headers.
+            let refused = try await client.send(.get, "/api/v1/tasks", token: alice)
+            #expect(try refused.expectProblem(.tooManyRequests)["policy"]?.stringValue == "ip")
+            #expect(refused.headers[.rateLimitPolicy] == #""ip";q=4;w=60"#)
+        }
+    }
+
     @Test func refusedTokensAreLimitedPerIPBeforeVerification() async throws {
         var parley = TestParley()
         parley.configuration.rateLimits.authFailures = RateLimitPolicy(name: "auth-failure", limit: 3, window: .seconds(60))
@@ -180,6 +202,24 @@ struct RateLimitTests {
             #expect(ready.status == .serviceUnavailable)
             #expect(try ready.json["status"]?.stringValue == "unavailable")
         }
+    }
+}
+
+/// A limiter that records the policies of each round trip.
+final class RecordingLimiter: RateLimiter {
+    let base: any RateLimiter
+    let calls = Mutex<[[String]]>([])
+
+    init(base: any RateLimiter) { self.base = base }
+
+    func check(_ key: String, policy: RateLimitPolicy, consume: Bool) async throws -> RateLimitDecision {
+        calls.withLock { $0.append([policy.name]) }
+        return try await base.check(key, policy: policy, consume: consume)
+    }
+
+    func check(all checks: [RateLimitCheck]) async throws -> [RateLimitDecision] {
+        calls.withLock { $0.append(checks.map(\.policy.name)) }
+        return try await base.check(all: checks)
     }
 }
 
