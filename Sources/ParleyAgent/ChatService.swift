@@ -69,11 +69,14 @@ public struct ChatService: Sendable {
     public func prepare(_ text: String, conversationID: Int?, user: UserID, store: any TenantStore) async throws -> PreparedTurn {
         let message = try Self.validMessage(text)
         guard let conversationID else { return PreparedTurn(message: message, conversation: nil, history: []) }
-        guard let existing = try await store.conversations.get(user: user, id: conversationID) else {
+        // Both reads at once: on PostgreSQL + Redis they are two round trips to different servers.
+        // The history of a conversation that is not the user's is empty (every read names the user).
+        async let existing = store.conversations.get(user: user, id: conversationID)
+        async let history = store.conversations.messages(user: user, conversation: conversationID, limit: contextMessages, before: nil)
+        guard let conversation = try await existing else {
             throw ParleyError.notFound("conversation \(conversationID)")
         }
-        let history = try await store.conversations.messages(user: user, conversation: conversationID, limit: contextMessages, before: nil)
-        return PreparedTurn(message: message, conversation: existing, history: history)
+        return PreparedTurn(message: message, conversation: conversation, history: try await history)
     }
 
     /// Runs one turn; `agent` replaces the service's agent for this turn (a tenant's flags choose it).

@@ -38,6 +38,31 @@ public final class ParleyMetrics: AuditMetrics {
         }
     }
 
+    /// The series recorded on every request, by metric and label values: the registry's own
+    /// lookup builds and validates the metric's full name and takes its lock each time.
+    private struct Series: Hashable {
+        var metric: String
+        var labels: [String]
+    }
+    private let counters = Mutex<[Series: Counter]>([:])
+    private let histograms = Mutex<[Series: DurationHistogram]>([:])
+
+    private func counter(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> Counter {
+        let series = Series(metric: descriptor.metricName, labels: labels.map(\.1))
+        if let known = counters.withLock({ $0[series] }) { return known }
+        let made = registry.makeCounter(descriptor: descriptor, labels: labels)
+        counters.withLock { $0[series] = made }
+        return made
+    }
+
+    private func histogram(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)], buckets: [Duration]) -> DurationHistogram {
+        let series = Series(metric: descriptor.metricName, labels: labels.map(\.1))
+        if let known = histograms.withLock({ $0[series] }) { return known }
+        let made = registry.makeDurationHistogram(descriptor: descriptor, labels: labels, buckets: buckets)
+        histograms.withLock { $0[series] = made }
+        return made
+    }
+
     /// Runs `collect` before every scrape, to set gauges from the live state of a component.
     func addCollector(_ collect: @escaping @Sendable (ParleyMetrics) -> Void) {
         collectors.withLock { $0.append(collect) }
@@ -176,21 +201,14 @@ public final class ParleyMetrics: AuditMetrics {
 
     /// One call to a model provider.
     func recordModelCall(_ call: ModelCallRecord) {
-        registry.makeCounter(
-            descriptor: Self.modelCalls, labels: [("provider", call.provider), ("model", call.requestModel), ("outcome", call.outcome)]
-        ).increment()
-        registry.makeDurationHistogram(descriptor: Self.modelCallDuration, labels: [("provider", call.provider)], buckets: Self.modelLatencyBuckets)
-            .record(call.duration)
+        counter(Self.modelCalls, [("provider", call.provider), ("model", call.requestModel), ("outcome", call.outcome)]).increment()
+        histogram(Self.modelCallDuration, [("provider", call.provider)], buckets: Self.modelLatencyBuckets).record(call.duration)
         if let first = call.timeToFirstToken {
-            registry.makeDurationHistogram(
-                descriptor: Self.timeToFirstToken, labels: [("provider", call.provider)], buckets: Self.modelLatencyBuckets
-            ).record(first)
+            histogram(Self.timeToFirstToken, [("provider", call.provider)], buckets: Self.modelLatencyBuckets).record(first)
         }
         for (type, count) in [("input", call.inputTokens), ("output", call.outputTokens)] {
             guard let count, count > 0 else { continue }
-            registry.makeCounter(
-                descriptor: Self.modelTokens, labels: [("provider", call.provider), ("model", call.requestModel), ("type", type)]
-            ).increment(by: Int64(count))
+            counter(Self.modelTokens, [("provider", call.provider), ("model", call.requestModel), ("type", type)]).increment(by: Int64(count))
         }
     }
 
@@ -261,25 +279,17 @@ public final class ParleyMetrics: AuditMetrics {
     public func recordAuditDeadLetters(_ count: Int) { registry.makeCounter(descriptor: Self.auditDeadLetters).increment(by: Int64(count)) }
 
     func recordRequest(method: String, route: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            descriptor: Self.requests, labels: [("method", method), ("route", route), ("status", String(status))]
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: Self.latency, labels: [("method", method), ("route", route)], buckets: Self.latencyBuckets
-        ).record(duration)
+        counter(Self.requests, [("method", method), ("route", route), ("status", String(status))]).increment()
+        histogram(Self.latency, [("method", method), ("route", route)], buckets: Self.latencyBuckets).record(duration)
     }
 
     func recordToolCall(name: String, ok: Bool, duration: Duration) {
-        registry.makeCounter(descriptor: Self.toolCalls, labels: [("tool", name), ("outcome", ok ? "ok" : "error")])
-            .increment()
-        registry.makeDurationHistogram(descriptor: Self.toolCallDuration, labels: [("tool", name)], buckets: Self.latencyBuckets)
-            .record(duration)
+        counter(Self.toolCalls, [("tool", name), ("outcome", ok ? "ok" : "error")]).increment()
+        histogram(Self.toolCallDuration, [("tool", name)], buckets: Self.latencyBuckets).record(duration)
     }
 
     func recordReply(model: String, fallback: Bool) {
-        registry.makeCounter(
-            descriptor: Self.replies, labels: [("model", model), ("fallback", fallback ? "true" : "false")]
-        ).increment()
+        counter(Self.replies, [("model", model), ("fallback", fallback ? "true" : "false")]).increment()
     }
 
     func render() -> [UInt8] {
