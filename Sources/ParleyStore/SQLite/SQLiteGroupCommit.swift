@@ -66,7 +66,7 @@ final class SQLiteGroupCommit: Sendable {
                 state.draining = true
                 return true
             }
-            if start { Task { await drain() } }
+            if start { Task(executorPreference: SQLiteWriterExecutor.shared) { await self.drain() } }
         }
     }
 
