@@ -74,7 +74,7 @@ public final class RedisAuditStream: AuditQueue {
 
     public func publish(_ event: AuditEvent) {
         var event = event
-        if event.id == nil { event.id = UUID().uuidString.lowercased() }
+        if event.id == nil { event.id = UUID.random().uuidString.lowercased() }
         let waiter = outbox.withLock { outbox -> CheckedContinuation<Void, Never>? in
             guard outbox.events.count < capacity, !outbox.finished else {
                 overflow.withLock { $0.append(event) }

@@ -131,7 +131,7 @@ struct ObservationMiddleware: RouterMiddleware {
         {
             return header
         }
-        return UUID().uuidString.lowercased()
+        return UUID.random().uuidString.lowercased()
     }
 }
 
