@@ -186,20 +186,18 @@ public final class RedisConnection: RedisClient {
 
     public func send(_ command: RESPCommand, timeout: Duration?) async throws -> RESPValue {
         let reply = channel.eventLoop.makePromise(of: RESPValue.self)
-        enqueue(command, reply: reply, deadline: deadline(timeout))
-        channel.flush()
+        let deadline = deadline(timeout)
+        onLoop { self.enqueue(command, reply: reply, deadline: deadline) }
         return try await reply.futureResult.get().throwingError()
     }
 
     public func pipeline(_ commands: [RESPCommand], timeout: Duration?) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
         let deadline = deadline(timeout)
-        let replies = commands.map { command in
-            let reply = channel.eventLoop.makePromise(of: RESPValue.self)
-            enqueue(command, reply: reply, deadline: deadline)
-            return reply
+        let replies = commands.map { _ in channel.eventLoop.makePromise(of: RESPValue.self) }
+        onLoop {
+            for (command, reply) in zip(commands, replies) { self.enqueue(command, reply: reply, deadline: deadline) }
         }
-        channel.flush()  // one flush: the commands leave in as few packets as the socket allows
         var values: [RESPValue] = []
         values.reserveCapacity(replies.count)
         for reply in replies { values.append(try await reply.futureResult.get()) }
@@ -214,9 +212,33 @@ public final class RedisConnection: RedisClient {
         .now() + TimeAmount(timeout ?? configuration.commandTimeout)
     }
 
-    /// Writes without flushing. A write that fails before reaching the handler (the channel is
-    /// already closed) fails the reply too, so no caller waits forever; completing a promise
-    /// twice is harmless in NIO (the second completion is ignored).
+    /// Runs `write` on the connection's event loop, then flushes once the loop has run what is
+    /// queued on it: commands that concurrent requests send at about the same moment leave in one
+    /// write and are read by Redis in one read (pipelining across callers), instead of a system
+    /// call on each side per command.
+    private func onLoop(_ write: @escaping @Sendable () -> Void) {
+        let loop = channel.eventLoop
+        let submit: @Sendable () -> Void = { [self] in
+            write()
+            guard !flush.scheduled else { return }
+            flush.scheduled = true
+            loop.execute { [self] in
+                flush.scheduled = false
+                channel.flush()
+            }
+        }
+        if loop.inEventLoop { submit() } else { loop.execute(submit) }
+    }
+
+    /// Whether a flush is queued on the event loop; touched only there.
+    private final class FlushState: @unchecked Sendable {
+        var scheduled = false
+    }
+    private let flush = FlushState()
+
+    /// Writes without flushing; on the event loop. A write that fails before reaching the handler
+    /// (the channel is already closed) fails the reply too, so no caller waits forever; completing
+    /// a promise twice is harmless in NIO (the second completion is ignored).
     private func enqueue(_ command: RESPCommand, reply: EventLoopPromise<RESPValue>, deadline: NIODeadline) {
         let written = channel.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenFailure { error in
