@@ -212,29 +212,16 @@ public final class RedisConnection: RedisClient {
         .now() + TimeAmount(timeout ?? configuration.commandTimeout)
     }
 
-    /// Runs `write` on the connection's event loop, then flushes once the loop has run what is
-    /// queued on it: commands that concurrent requests send at about the same moment leave in one
-    /// write and are read by Redis in one read (pipelining across callers), instead of a system
-    /// call on each side per command.
+    /// Runs `write` and the flush on the connection's event loop in one go: from another thread,
+    /// `Channel.write` and `Channel.flush` would each be a task of their own there.
     private func onLoop(_ write: @escaping @Sendable () -> Void) {
         let loop = channel.eventLoop
         let submit: @Sendable () -> Void = { [self] in
             write()
-            guard !flush.scheduled else { return }
-            flush.scheduled = true
-            loop.execute { [self] in
-                flush.scheduled = false
-                channel.flush()
-            }
+            channel.flush()
         }
         if loop.inEventLoop { submit() } else { loop.execute(submit) }
     }
-
-    /// Whether a flush is queued on the event loop; touched only there.
-    private final class FlushState: @unchecked Sendable {
-        var scheduled = false
-    }
-    private let flush = FlushState()
 
     /// Writes without flushing; on the event loop. A write that fails before reaching the handler
     /// (the channel is already closed) fails the reply too, so no caller waits forever; completing
