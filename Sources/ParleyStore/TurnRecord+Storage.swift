@@ -3,8 +3,10 @@ import ParleyCore
 
 extension TurnRecord {
     /// The record as stored (JSON text).
+    private static let encoder = JSONEncoder()
+
     static func json(_ record: TurnRecord?) throws -> String? {
-        try record.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        try record.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
     }
 
     /// Stored records by message id; one that no longer decodes is left out rather than failing the read.
