@@ -181,6 +181,9 @@ def main():
     image.stop(server, limit=15)
     log = open(server.log_path).read()
     check("read-only" not in log.lower(), f"the server tried to write outside /data and /tmp:\n{log[-1500:]}")
+    # The image's binary has a static Swift runtime, whose enqueue hook dlsym cannot find: the
+    # tasks must still have been moved onto the event loops (runtime.eventLoopExecutor).
+    check('"event_loop_executor":"true"' in log, f"tasks did not run on the event loops:\n{log[-1500:]}")
 
     # Everything it wrote is in /data: the databases and the development key.
     written = sorted(os.path.relpath(os.path.join(d, f), image.data) for d, _, files in os.walk(image.data) for f in files)
