@@ -203,6 +203,9 @@ start_parley() { # start_parley BACKEND VARIANT
     PARLEY_AUTH_DEV=true
     "PARLEY_RATELIMIT_USER=1000000 per second" "PARLEY_RATELIMIT_IP=1000000 per second"
     "PARLEY_RATELIMIT_TENANT=1000000 per second"
+    # The hold scenario opens its streams as one user of one tenant: the per-user and per-tenant
+    # stream limits (5 and 500 by default) would refuse all but the first few.
+    PARLEY_CHAT_MAX_STREAMS_PER_USER=1000 PARLEY_CHAT_MAX_STREAMS_PER_TENANT=100000
     PARLEY_MODEL_PROVIDERS=nginx,slow PARLEY_MODEL_ROUTE=nginx
     PARLEY_MODEL_PROVIDER_NGINX_KIND="$provider_kind" PARLEY_MODEL_PROVIDER_NGINX_BASE_URL="$nginx_url/v1"
     PARLEY_MODEL_PROVIDER_NGINX_MODEL=bench-model PARLEY_MODEL_PROVIDER_NGINX_TOOLS=yes
