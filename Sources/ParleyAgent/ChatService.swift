@@ -96,19 +96,19 @@ public struct ChatService: Sendable {
         let reply = try await respond(
             to: prepared.message, history: prepared.history, user: user, store: store, agent: agent, events: events, credentials: credentials,
             origin: origin)
-        // Written only once the answer exists: a failed turn leaves no half-conversation.
+        // Written only once the answer exists, in one write: a failed turn leaves no half-conversation.
+        let messages = [
+            NewMessage(role: .user, content: prepared.message),
+            NewMessage(role: .assistant, content: reply.text, toolCalls: reply.toolCalls, model: reply.model, record: reply.record),
+        ]
         let target: Conversation
+        let stored: [Message]
         if let conversation = prepared.conversation {
             target = conversation
+            stored = try await store.conversations.append(user: user, conversation: conversation.id, messages: messages)
         } else {
-            target = try await store.conversations.create(user: user, title: Self.title(for: prepared.message))
+            (target, stored) = try await store.conversations.start(user: user, title: Self.title(for: prepared.message), messages: messages)
         }
-        let stored = try await store.conversations.append(
-            user: user, conversation: target.id,
-            messages: [
-                NewMessage(role: .user, content: prepared.message),
-                NewMessage(role: .assistant, content: reply.text, toolCalls: reply.toolCalls, model: reply.model, record: reply.record),
-            ])
         guard stored.count == 2 else { throw ParleyError.unavailable("the message could not be stored") }
         return Turn(conversation: target, userMessage: stored[0], assistantMessage: stored[1], reply: reply)
     }
@@ -119,13 +119,15 @@ public struct ChatService: Sendable {
     /// answer exists, as ChatKit clients show it at once.
     public func ask(_ text: String, in conversation: Conversation?, user: UserID, store: any TenantStore) async throws -> (Conversation, Message) {
         let message = try Self.validMessage(text)
+        let question = [NewMessage(role: .user, content: message)]
         let target: Conversation
+        let stored: [Message]
         if let conversation {
             target = conversation
+            stored = try await store.conversations.append(user: user, conversation: conversation.id, messages: question)
         } else {
-            target = try await store.conversations.create(user: user, title: Self.title(for: message))
+            (target, stored) = try await store.conversations.start(user: user, title: Self.title(for: message), messages: question)
         }
-        let stored = try await store.conversations.append(user: user, conversation: target.id, messages: [NewMessage(role: .user, content: message)])
         guard let question = stored.first else { throw ParleyError.notFound("conversation \(target.id)") }
         return (target, question)
     }

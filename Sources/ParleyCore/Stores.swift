@@ -54,12 +54,24 @@ public protocol ConversationRepository: Sendable {
     func deleteMessages(user: UserID, conversation: Int, after messageID: Int) async throws -> Int
     /// Appends messages in order (one write) and touches the conversation.
     func append(user: UserID, conversation: Int, messages: [NewMessage]) async throws -> [Message]
+    /// A new conversation with its first messages, in one write: a first turn commits once, and
+    /// never leaves a conversation without its messages.
+    func start(user: UserID, title: String, messages: [NewMessage]) async throws -> (Conversation, [Message])
     /// The newest `limit` messages with an id below `before`, returned oldest first; of one
     /// conversation, or of all the user's conversations when `conversation` is nil.
     func messages(user: UserID, conversation: Int?, limit: Int, before: Int?) async throws -> [Message]
     /// The records of the conversation's answers (how each came about), by message id; for admins
     /// debugging a turn. Answers stored without one are left out.
     func turnRecords(user: UserID, conversation: Int) async throws -> [Int: TurnRecord]
+}
+
+extension ConversationRepository {
+    /// In two writes, for repositories that only pass calls on (they forward `start` where the
+    /// store below does it in one).
+    public func start(user: UserID, title: String, messages: [NewMessage]) async throws -> (Conversation, [Message]) {
+        let conversation = try await create(user: user, title: title)
+        return (conversation, try await append(user: user, conversation: conversation.id, messages: messages))
+    }
 }
 
 public protocol FeedbackRepository: Sendable {

@@ -272,6 +272,11 @@ struct CachedConversationRepository: ConversationRepository {
         return stored
     }
 
+    /// A new conversation has nothing cached and no version yet: nothing to carry forward.
+    func start(user: UserID, title: String, messages: [NewMessage]) async throws -> (Conversation, [Message]) {
+        try await base.start(user: user, title: title, messages: messages)
+    }
+
     func turnRecords(user: UserID, conversation: Int) async throws -> [Int: TurnRecord] {
         try await base.turnRecords(user: user, conversation: conversation)
     }

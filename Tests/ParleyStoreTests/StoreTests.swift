@@ -125,6 +125,27 @@ struct StoreTests {
         #expect(try await store.conversations.messages(user: alice, conversation: nil, limit: 10, before: nil).isEmpty)
     }
 
+    @Test(arguments: Backend.allCases) func aConversationStartsWithItsFirstMessagesInOneWrite(backend: Backend) async throws {
+        let fixture = try await backend.fixture()
+        let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)
+        let call = ToolCallRecord(name: "add_task", arguments: ["title": "milk"], result: ["task": ["id": 1]])
+        // A user the store has never seen: the user, the conversation and both messages at once.
+        let (conversation, stored) = try await store.conversations.start(
+            user: alice, title: "add milk",
+            messages: [NewMessage(role: .user, content: "add milk"), NewMessage(role: .assistant, content: "Added.", toolCalls: [call], model: "basic")])
+        #expect(conversation.title == "add milk")
+        #expect(stored.map(\.role) == [.user, .assistant] && stored[0].id < stored[1].id)
+        #expect(stored.allSatisfy { $0.conversationID == conversation.id })
+        #expect(stored[1].toolCalls == [call] && stored[1].model == "basic")
+        #expect(try await store.conversations.get(user: alice, id: conversation.id) == conversation)
+        #expect(try await store.conversations.messages(user: alice, conversation: conversation.id, limit: 10, before: nil) == stored)
+        #expect(try await store.conversations.get(user: bob, id: conversation.id) == nil)
+        // The next conversation of the same user, with one message (ChatKit's question first).
+        let (next, question) = try await store.conversations.start(user: alice, title: "two", messages: [NewMessage(role: .user, content: "two")])
+        #expect(next.id > conversation.id && question.map(\.content) == ["two"])
+        #expect(try await store.conversations.list(user: alice, limit: 10, before: nil).map(\.id).sorted() == [conversation.id, next.id])
+    }
+
     @Test(arguments: Backend.allCases) func answersAreCompletedRenamedAndTrimmedOnlyByTheirOwner(backend: Backend) async throws {
         let fixture = try await backend.fixture()
         let store = try await fixture.provider.store(for: fixture.tenant("acme"), provisioning: .createIfMissing)

@@ -140,6 +140,53 @@ struct PostgresConversationRepository: ConversationRepository {
         }
     }
 
+    func start(user: UserID, title: String, messages: [NewMessage]) async throws -> (Conversation, [Message]) {
+        guard !messages.isEmpty else { return (try await create(user: user, title: title), []) }
+        let now = Clock.nowMillis()
+        var binds = PostgresBindings()
+        binds.append(title)
+        binds.append(user.rawValue)
+        binds.append(now)
+        let values = try Self.messageValues(messages, into: &binds) { position, parameters in "(\(position), \(parameters))" }
+        // One statement, one round trip: the user, the conversation and its messages. The foreign
+        // keys are checked at the end of the statement, when the rows of the other parts exist.
+        let query = PostgresQuery(
+            unsafeSQL: """
+                WITH new_user AS (
+                    INSERT INTO \(t)users (id, created_at) VALUES ($2, $3) ON CONFLICT (id) DO NOTHING
+                ), conversation AS (
+                    INSERT INTO \(t)conversations (user_id, title, created_at, updated_at) VALUES ($2, $1, $3, $3) RETURNING id
+                )
+                INSERT INTO \(t)messages (conversation_id, user_id, role, content, tool_calls, model, record, created_at)
+                SELECT conversation.id, $2, v.role, v.content, v.tool_calls, v.model, v.record, $3
+                FROM conversation, (VALUES \(values)) AS v (position, role, content, tool_calls, model, record)
+                ORDER BY v.position
+                RETURNING \(Self.messageColumns)
+                """,
+            binds: binds)
+        let stored = try await database.run(query).map(Self.message).sorted { $0.id < $1.id }
+        guard let id = stored.first?.conversationID else { throw StoreError.corrupt(column: "conversations") }
+        return (Conversation(id: id, title: title, createdAt: Clock.date(now), updatedAt: Clock.date(now)), stored)
+    }
+
+    /// The VALUES rows of `messages`, their five columns (role, content, tool_calls, model, record)
+    /// appended to `binds`; `row` puts each row's parameters (`$7, $8, …`) into its tuple.
+    static func messageValues(
+        _ messages: [NewMessage], into binds: inout PostgresBindings, row: (_ position: Int, _ parameters: String) -> String
+    ) throws -> String {
+        var tuples: [String] = []
+        for message in messages {
+            binds.append(message.role.rawValue)
+            binds.append(message.content)
+            binds.append(try ToolCallsColumn.encode(message.toolCalls))
+            binds.append(message.model)
+            binds.append(try TurnRecord.json(message.record))
+            let base = binds.count - 5
+            tuples.append(row(tuples.count, "$\(base + 1), $\(base + 2), $\(base + 3), $\(base + 4), $\(base + 5)"))
+        }
+        return tuples.joined(separator: ", ")
+    }
+
     func get(user: UserID, id: Int) async throws -> Conversation? {
         try await database.run(
             "SELECT id, title, created_at, updated_at FROM \(unescaped: t)conversations WHERE user_id = \(user.rawValue) AND id = \(id)"
@@ -199,16 +246,7 @@ struct PostgresConversationRepository: ConversationRepository {
         binds.append(conversation)
         binds.append(user.rawValue)
         binds.append(Clock.nowMillis())
-        var tuples: [String] = []
-        for message in messages {
-            binds.append(message.role.rawValue)
-            binds.append(message.content)
-            binds.append(try ToolCallsColumn.encode(message.toolCalls))
-            binds.append(message.model)
-            binds.append(try TurnRecord.json(message.record))
-            let base = binds.count - 5
-            tuples.append("($1, $2, $\(base + 1), $\(base + 2), $\(base + 3), $\(base + 4), $\(base + 5), $3)")
-        }
+        let values = try Self.messageValues(messages, into: &binds) { _, parameters in "($1, $2, \(parameters), $3)" }
         // One statement stores the turn's messages together (or none) and touches the
         // conversation, which only the user's own conversation lets through.
         let query = PostgresQuery(
@@ -218,7 +256,7 @@ struct PostgresConversationRepository: ConversationRepository {
                 )
                 INSERT INTO \(t)messages (conversation_id, user_id, role, content, tool_calls, model, record, created_at)
                 SELECT v.conversation_id, v.user_id, v.role, v.content, v.tool_calls, v.model, v.record, v.created_at
-                FROM (VALUES \(tuples.joined(separator: ", ")))
+                FROM (VALUES \(values))
                     AS v (conversation_id, user_id, role, content, tool_calls, model, record, created_at)
                 WHERE EXISTS (SELECT 1 FROM touched)
                 RETURNING \(Self.messageColumns)

@@ -149,6 +149,26 @@ struct SQLiteConversationRepository: ConversationRepository {
         return try Self.conversation(row)
     }
 
+    func start(user: UserID, title: String, messages: [NewMessage]) async throws -> (Conversation, [Message]) {
+        let now = Clock.nowMillis()
+        let (conversationRows, messageRows) = try await database.transaction { connection in
+            _ = try await connection.query(
+                "INSERT INTO users (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+                [.text(user.rawValue), .integer(now)])
+            let conversationRows = try await connection.query(
+                """
+                INSERT INTO conversations (user_id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+                RETURNING id, title, created_at, updated_at
+                """,
+                [.text(user.rawValue), .text(title), .integer(now)])
+            guard let id = try conversationRows.first?.int("id"), !messages.isEmpty else { return (conversationRows, [SQLiteRow]()) }
+            let (sql, binds) = try Self.insertMessages(messages, conversation: id, user: user, now: now)
+            return (conversationRows, try await connection.query(sql, binds))
+        }
+        guard let row = conversationRows.first else { throw StoreError.corrupt(column: "conversations") }
+        return (try Self.conversation(row), try messageRows.map(Self.message).sorted { $0.id < $1.id })
+    }
+
     func get(user: UserID, id: Int) async throws -> Conversation? {
         let rows = try await database.query(
             "SELECT id, title, created_at, updated_at FROM conversations WHERE user_id = ?1 AND id = ?2",
@@ -209,7 +229,13 @@ struct SQLiteConversationRepository: ConversationRepository {
 
     func append(user: UserID, conversation: Int, messages: [NewMessage]) async throws -> [Message] {
         guard !messages.isEmpty else { return [] }
-        let now = Clock.nowMillis()
+        // One statement: all messages of a turn are stored together or not at all.
+        let (sql, binds) = try Self.insertMessages(messages, conversation: conversation, user: user, now: Clock.nowMillis())
+        return try await database.query(sql, binds).map(Self.message).sorted { $0.id < $1.id }
+    }
+
+    /// The INSERT of a turn's messages, returning them.
+    static func insertMessages(_ messages: [NewMessage], conversation: Int, user: UserID, now: Int) throws -> (String, [SQLiteData]) {
         var binds: [SQLiteData] = [.integer(conversation), .text(user.rawValue), .integer(now)]
         var tuples: [String] = []
         for message in messages {
@@ -221,15 +247,12 @@ struct SQLiteConversationRepository: ConversationRepository {
             let base = binds.count - 5
             tuples.append("(?1, ?2, ?\(base + 1), ?\(base + 2), ?\(base + 3), ?\(base + 4), ?\(base + 5), ?3)")
         }
-        // One statement: all messages of a turn are stored together or not at all.
-        let rows = try await database.query(
-            """
+        let sql = """
             INSERT INTO messages (conversation_id, user_id, role, content, tool_calls, model, record, created_at)
             VALUES \(tuples.joined(separator: ", "))
-            RETURNING \(Self.messageColumns)
-            """,
-            binds)
-        return try rows.map(Self.message).sorted { $0.id < $1.id }
+            RETURNING \(messageColumns)
+            """
+        return (sql, binds)
     }
 
     func messages(user: UserID, conversation: Int?, limit: Int, before: Int?) async throws -> [Message] {
