@@ -182,7 +182,9 @@ struct AuthMiddleware: RouterMiddleware {
                 context.tenantProblem = problem
             }
         } catch let error as ParleyError {
-            // The header names a tenant the token does not grant.
+            // The header names a tenant the token does not grant. The principal stage will not
+            // run, so the client limits it was to check are checked here (and refuse first).
+            try await limits.enforce(context.deferredLimits, context: context)
             auditor.record(context, action: "auth.tenant", outcome: .denied, detail: "tenant not granted by the token")
             throw error
         }

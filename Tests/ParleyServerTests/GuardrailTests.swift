@@ -158,6 +158,24 @@ struct RateLimitTests {
         }
     }
 
+    @Test func aKnownTokenAskingForAnotherTenantIsStillCountedPerIP() async throws {
+        let limiter = RecordingLimiter(base: InProcessRateLimiter())
+        var parley = TestParley()
+        parley.rateLimiter = limiter
+        parley.configuration.rateLimits.ip = RateLimitPolicy(name: "ip", limit: 2, window: .seconds(60))
+        let alice = try await parley.token("alice")
+        try await parley.run { client in
+            #expect(try await client.send(.get, "/api/v1/tasks", token: alice).status == .ok)
+            // The token is known now; the tenant it names is not granted: refused before the
+            // principal stage, but the deferred IP limit was checked (and counted) all the same.
+            let otherTenant = try await client.send(.get, "/api/v1/tasks", token: alice, tenant: "globex")
+            #expect(otherTenant.status == .forbidden || otherTenant.status == .notFound, "\(otherTenant.status)")
+            let last = limiter.calls.withLock { $0 }.last ?? []
+            #expect(last.first == "ip" && !last.contains("user"), "\(last)")
+            try await client.send(.get, "/api/v1/tasks", token: alice).expectProblem(.tooManyRequests)
+        }
+    }
+
     @Test func refusedTokensAreLimitedPerIPBeforeVerification() async throws {
         var parley = TestParley()
         parley.configuration.rateLimits.authFailures = RateLimitPolicy(name: "auth-failure", limit: 3, window: .seconds(60))
