@@ -129,7 +129,7 @@ struct ChatController {
         if flags.chatbotAI { try await usage.checkBeforeTurn(tenant: scope.tenant, user: scope.user, flags: flags) }
         let store = try await stores.store(for: scope.tenant)
         let prepared = try await chat.prepare(body.message, conversationID: body.conversationID, user: scope.user, store: store)
-        let token = request.headers[.authorization].map { String($0.dropFirst("Bearer ".count)) }
+        let token = AuthMiddleware.bearerToken(request.headers[.authorization])
         return PendingTurn(
             user: scope.user, store: store, prepared: prepared, agent: agent(for: scope, flags: flags),
             credentials: token.map { ToolCredentials(tenant: scope.tenant, bearerToken: $0) },

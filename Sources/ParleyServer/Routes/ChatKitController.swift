@@ -231,7 +231,7 @@ struct ChatKitController {
         let flags = try await flags.flags(for: scope.tenant)
         guard flags.chatbotEnabled else { throw ParleyError.unavailable("the chatbot is switched off for this tenant") }
         if flags.chatbotAI { try await chatController.usage.checkBeforeTurn(tenant: scope.tenant, user: scope.user, flags: flags) }
-        let token = request.headers[.authorization].map { String($0.dropFirst("Bearer ".count)) }
+        let token = AuthMiddleware.bearerToken(request.headers[.authorization])
         return Answerer(
             user: scope.user, store: store, agent: chatController.agent(for: scope, flags: flags),
             credentials: token.map { ToolCredentials(tenant: scope.tenant, bearerToken: $0) }, origin: ChatController.origin(context))

@@ -133,20 +133,7 @@ struct SQLiteConversationRepository: ConversationRepository {
     static let messageColumns = "id, conversation_id, role, content, tool_calls, model, created_at"
 
     func create(user: UserID, title: String) async throws -> Conversation {
-        let now = Clock.nowMillis()
-        let rows = try await database.transaction { connection in
-            _ = try await connection.query(
-                "INSERT INTO users (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
-                [.text(user.rawValue), .integer(now)])
-            return try await connection.query(
-                """
-                INSERT INTO conversations (user_id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
-                RETURNING id, title, created_at, updated_at
-                """,
-                [.text(user.rawValue), .text(title), .integer(now)])
-        }
-        guard let row = rows.first else { throw StoreError.corrupt(column: "conversations") }
-        return try Self.conversation(row)
+        try await start(user: user, title: title, messages: []).0
     }
 
     func start(user: UserID, title: String, messages: [NewMessage]) async throws -> (Conversation, [Message]) {
