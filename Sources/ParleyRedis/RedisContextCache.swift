@@ -65,6 +65,9 @@ public final class RedisContextCache: Sendable {
             return Array(cached.messages.suffix(limit))
         }
         let messages = try await load()
+        // Nothing to keep: a conversation without messages yet, or none of this user's (a turn
+        // reads the context while the conversation's owner is checked).
+        guard !messages.isEmpty else { return messages }
         var fill = [RESPArgument.string(entryKey), .string("\(version):\(limit)")]
         fill += messages.map { .bytes(ByteBuffer(bytes: CachedMessageCodec.encode($0))) }
         _ = try? await client.pipeline(
