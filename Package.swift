@@ -45,6 +45,8 @@ let package = Package(
             dependencies: [
                 "ParleyCore",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
+                // For its vendored SQLite (the `VaporCSQLite` module), which `SQLiteHandle` calls
+                // directly to keep prepared statements; SQLiteNIO's own API is not used.
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

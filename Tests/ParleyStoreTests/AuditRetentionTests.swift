@@ -1,7 +1,6 @@
 import Foundation
 import ParleyCore
 import PostgresNIO
-import SQLiteNIO
 import Testing
 
 @testable import ParleyStore

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import SQLiteNIO
 import Testing
 
 @testable import ParleyStore
@@ -11,9 +10,9 @@ import Testing
 struct SQLiteGroupCommitTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-group-\(UUID().uuidString)")
 
-    private func openDatabase() async throws -> ParleyStore.SQLiteDatabase {
+    private func openDatabase() async throws -> SQLiteDatabase {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let database = try await ParleyStore.SQLiteDatabase.open(
+        let database = try await SQLiteDatabase.open(
             path: directory.appendingPathComponent("g.sqlite").path, migrations: [], logger: Logger(label: "test"))
         try await database.query("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
         return database
@@ -67,9 +66,9 @@ struct SQLiteGroupCommitTests {
                 group.addTask {
                     do {
                         try await database.transaction { connection in
-                            _ = try await connection.query("INSERT INTO items (name) VALUES (?1)", [.text("first \(index)")])
+                            _ = try connection.query("INSERT INTO items (name) VALUES (?1)", [.text("first \(index)")])
                             let second = index % 10 == 0 ? "taken" : "second \(index)"
-                            _ = try await connection.query("INSERT INTO items (name) VALUES (?1)", [.text(second)])
+                            _ = try connection.query("INSERT INTO items (name) VALUES (?1)", [.text(second)])
                         }
                         return true
                     } catch {
@@ -93,11 +92,11 @@ struct SQLiteGroupCommitTests {
     }
 
     @Test func onlySelectsGoToTheReader() {
-        #expect(ParleyStore.SQLiteDatabase.isRead("SELECT 1"))
-        #expect(ParleyStore.SQLiteDatabase.isRead("\n   select id FROM tasks"))
-        #expect(!ParleyStore.SQLiteDatabase.isRead("INSERT INTO items (name) VALUES ('x')"))
-        #expect(!ParleyStore.SQLiteDatabase.isRead("WITH x AS (SELECT 1) DELETE FROM items"))
-        #expect(!ParleyStore.SQLiteDatabase.isRead("SELEC"))
-        #expect(!ParleyStore.SQLiteDatabase.isRead("UPDATE items SET name = 'SELECT'"))
+        #expect(SQLiteDatabase.isRead("SELECT 1"))
+        #expect(SQLiteDatabase.isRead("\n   select id FROM tasks"))
+        #expect(!SQLiteDatabase.isRead("INSERT INTO items (name) VALUES ('x')"))
+        #expect(!SQLiteDatabase.isRead("WITH x AS (SELECT 1) DELETE FROM items"))
+        #expect(!SQLiteDatabase.isRead("SELEC"))
+        #expect(!SQLiteDatabase.isRead("UPDATE items SET name = 'SELECT'"))
     }
 }

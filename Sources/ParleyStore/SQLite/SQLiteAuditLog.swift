@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import ParleyCore
-import SQLiteNIO
 
 /// An audit log table in a SQLite database (a tenant's, or the control database's system log).
 ///
@@ -17,7 +16,7 @@ struct SQLiteAuditLog: AuditLogRepository {
         for attempt in 1... {
             do {
                 return try await appendOnce(events)
-            } catch let error as SQLiteError where [.constraint, .constraintUniqueFailed].contains(error.reason) && attempt < 100 {
+            } catch let failure as SQLiteFailure where failure.isConstraint && attempt < 100 {
                 // Another writer took this place in the chain: chain again, after a moment so
                 // two busy writers do not keep colliding.
                 try await Task.sleep(for: .microseconds(Int.random(in: 100...2_000)))
@@ -31,7 +30,7 @@ struct SQLiteAuditLog: AuditLogRepository {
         guard !events.isEmpty else { return [] }
         let last = try await database.query("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         var previous = last.first?.column("hash")?.string ?? AuditRecord.genesisHash
-        var binds: [SQLiteData] = []
+        var binds: [SQLiteValue] = []
         var rows: [String] = []
         var hashes: [(previous: String, hash: String)] = []
         for event in events {
@@ -61,7 +60,7 @@ struct SQLiteAuditLog: AuditLogRepository {
         guard !ids.isEmpty else { return events }
         let placeholders = ids.indices.map { "?\($0 + 1)" }.joined(separator: ", ")
         let stored = Set(
-            try await database.query("SELECT event_id FROM audit_log WHERE event_id IN (\(placeholders))", ids.map(SQLiteData.text))
+            try await database.query("SELECT event_id FROM audit_log WHERE event_id IN (\(placeholders))", ids.map(SQLiteValue.text))
                 .compactMap { $0.column("event_id")?.string })
         var seen = stored
         return events.filter { event in
@@ -72,8 +71,8 @@ struct SQLiteAuditLog: AuditLogRepository {
 
     func query(_ filter: AuditFilter) async throws -> [AuditRecord] {
         var conditions: [String] = []
-        var binds: [SQLiteData] = []
-        func add(_ condition: String, _ value: SQLiteData) {
+        var binds: [SQLiteValue] = []
+        func add(_ condition: String, _ value: SQLiteValue) {
             binds.append(value)
             conditions.append(condition.replacingOccurrences(of: "?", with: "?\(binds.count)"))
         }
@@ -92,7 +91,7 @@ struct SQLiteAuditLog: AuditLogRepository {
         if let before = filter.before { add("seq < ?", .integer(before)) }
         if !filter.requestIDs.isEmpty {
             let first = binds.count + 1
-            binds += filter.requestIDs.map(SQLiteData.text)
+            binds += filter.requestIDs.map(SQLiteValue.text)
             conditions.append("request_id IN (" + (first..<first + filter.requestIDs.count).map { "?\($0)" }.joined(separator: ", ") + ")")
         }
         binds.append(.integer(filter.limit))
@@ -129,12 +128,12 @@ struct SQLiteAuditLog: AuditLogRepository {
         var report = AuditPurgeReport(checkpoint: try await checkpoint())
         while true {
             let batch: (Int, AuditCheckpoint)? = try await database.transaction { connection in
-                let rows = try await connection.query(
+                let rows = try connection.query(
                     "SELECT seq, hash FROM audit_log WHERE seq < ?1 ORDER BY seq LIMIT ?2", [.integer(stop), .integer(Self.purgeBatch)])
                 guard let last = rows.last else { return nil }
                 let lastSequence = try last.int("seq")
-                _ = try await connection.query("DELETE FROM audit_log WHERE seq <= ?1", [.integer(lastSequence)])
-                let saved = try await connection.query(
+                _ = try connection.query("DELETE FROM audit_log WHERE seq <= ?1", [.integer(lastSequence)])
+                let saved = try connection.query(
                     """
                     INSERT INTO audit_checkpoint (id, seq, hash, purged, updated_at) VALUES (1, ?1, ?2, ?3, ?4)
                     ON CONFLICT (id) DO UPDATE SET
@@ -157,7 +156,7 @@ struct SQLiteAuditLog: AuditLogRepository {
     /// Events deleted per transaction: the writer is held only briefly.
     static let purgeBatch = 2_000
 
-    static func text(_ value: String?) -> SQLiteData { value.map(SQLiteData.text) ?? .null }
+    static func text(_ value: String?) -> SQLiteValue { value.map(SQLiteValue.text) ?? .null }
 
     static func record(_ row: SQLiteRow) throws -> AuditRecord {
         guard let outcome = AuditEvent.Outcome(rawValue: try row.string("outcome")) else {

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import ParleyCore
-import SQLiteNIO
 
 /// The control database, `<data>/parley.sqlite`: feature flags and the system audit log.
 public final class SQLiteControlStore: ControlStore {

@@ -3,7 +3,6 @@ import Logging
 import NIOCore
 import NIOPosix
 import ParleyCore
-import SQLiteNIO
 
 /// One SQLite file (a tenant's, or the control database) and its two connections.
 ///
@@ -13,19 +12,23 @@ import SQLiteNIO
 /// Writes go to the writer connection through a group commit: the writes that arrive while one
 /// commit is on its way to disk wait, and then share the next transaction and its one fsync.
 /// A write is answered only once its transaction is durable.
-/// libsqlite3 runs on NIO's thread pool, never on an event loop.
+/// libsqlite3 runs on NIO's blocking pool, never on an event loop.
 final class SQLiteDatabase: Sendable {
     let path: String
     /// The writer: migrations, and every statement that is not a SELECT (through `writes`).
-    let connection: SQLiteConnection
-    let reader: SQLiteConnection
+    private let connection: SQLiteHandle
+    /// Readers, so that reads on different pool threads do not wait for each other.
+    private let readers: [SQLiteHandle]
     let migrations: [Migration]
     private let writes: SQLiteGroupCommit
 
-    private init(path: String, connection: SQLiteConnection, reader: SQLiteConnection, migrations: [Migration]) {
+    /// Reader connections per file: one per blocking-pool thread here (2 cores), where reads run.
+    static let readerCount = 2
+
+    private init(path: String, connection: SQLiteHandle, readers: [SQLiteHandle], migrations: [Migration]) {
         self.path = path
         self.connection = connection
-        self.reader = reader
+        self.readers = readers
         self.migrations = migrations
         self.writes = SQLiteGroupCommit(connection: connection)
     }
@@ -33,30 +36,33 @@ final class SQLiteDatabase: Sendable {
     var latestVersion: Int { migrations.last?.version ?? 0 }
 
     static func open(path: String, migrations: [Migration], logger: Logger) async throws -> SQLiteDatabase {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        let reader: SQLiteConnection
-        do {
-            // WAL lets readers proceed during a write; FULL makes every commit durable before we
-            // acknowledge it (nothing acknowledged is lost, even on power failure).
-            _ = try await connection.query("PRAGMA journal_mode = WAL")
-            _ = try await connection.query("PRAGMA synchronous = FULL")
-            _ = try await connection.query("PRAGMA foreign_keys = ON")
-            _ = try await connection.query("PRAGMA busy_timeout = 5000")
-            reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        } catch {
-            try? await connection.close()
-            throw error
+        let (connection, readers) = try await NIOThreadPool.singleton.runIfActive {
+            let connection = try SQLiteHandle(path: path)
+            do {
+                // WAL lets readers proceed during a write; FULL makes every commit durable before
+                // we acknowledge it (nothing acknowledged is lost, even on power failure).
+                try connection.query("PRAGMA journal_mode = WAL")
+                try connection.query("PRAGMA synchronous = FULL")
+                try connection.query("PRAGMA foreign_keys = ON")
+                var readers: [SQLiteHandle] = []
+                do {
+                    for _ in 0..<Self.readerCount {
+                        let reader = try SQLiteHandle(path: path)
+                        readers.append(reader)
+                        // Nothing but SELECTs are sent here; this makes sure of it.
+                        try reader.query("PRAGMA query_only = ON")
+                    }
+                } catch {
+                    for reader in readers { reader.close() }
+                    throw error
+                }
+                return (connection, readers)
+            } catch {
+                connection.close()
+                throw error
+            }
         }
-        do {
-            _ = try await reader.query("PRAGMA busy_timeout = 5000")
-            // Nothing but SELECTs are sent here; this makes sure of it.
-            _ = try await reader.query("PRAGMA query_only = ON")
-        } catch {
-            try? await reader.close()
-            try? await connection.close()
-            throw error
-        }
-        return SQLiteDatabase(path: path, connection: connection, reader: reader, migrations: migrations)
+        return SQLiteDatabase(path: path, connection: connection, readers: readers, migrations: migrations)
     }
 
     /// What opening does with a schema older than this build's.
@@ -71,8 +77,27 @@ final class SQLiteDatabase: Sendable {
 
     /// Opens the file and brings it to the latest schema before anyone else uses it, or refuses
     /// or keeps an older one (`database.migrate = off`). A newer schema is used as it is.
+    ///
+    /// Processes that open one new file at the same moment (`parley serve` and `parley mcp` on a
+    /// fresh data directory) contend for it while it is created, switched to WAL and migrated, and
+    /// there SQLite reports some conflicts as busy at once instead of waiting (to avoid a
+    /// deadlock). Opening is then tried again from the start, for up to twice the busy timeout:
+    /// every step is safe to repeat (a migration checks the version under the write lock).
     static func openMigrated(
         path: String, label: String, migrations: [Migration], schema: SchemaHandling = .migrate, logger: Logger
+    ) async throws -> SQLiteDatabase {
+        let deadline = ContinuousClock.now + .milliseconds(2 * Int(SQLiteHandle.busyTimeoutMillis))
+        while true {
+            do {
+                return try await openMigratedOnce(path: path, label: label, migrations: migrations, schema: schema, logger: logger)
+            } catch let failure as SQLiteFailure where failure.isBusy && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...50)))
+            }
+        }
+    }
+
+    private static func openMigratedOnce(
+        path: String, label: String, migrations: [Migration], schema: SchemaHandling, logger: Logger
     ) async throws -> SQLiteDatabase {
         let database = try await open(path: path, migrations: migrations, logger: logger)
         do {
@@ -101,23 +126,35 @@ final class SQLiteDatabase: Sendable {
     }
 
     func close() async throws {
-        try await reader.close()
-        try await connection.close()
+        try await NIOThreadPool.singleton.runIfActive {
+            for reader in self.readers { reader.close() }
+            self.connection.close()
+        }
     }
 
     deinit {
         // A database dropped without close() (a provider that was never shut down) still
-        // releases its file; the close keeps the connection alive until it has run.
-        if !reader.isClosed { _ = reader.close() }
-        if !connection.isClosed { _ = connection.close() }
+        // releases its file.
+        for reader in readers { reader.close() }
+        connection.close()
     }
 
     /// Runs one statement: a SELECT on the reader, anything else in the writer's next group commit.
     @discardableResult
-    func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+    func query(_ sql: String, _ binds: [SQLiteValue] = []) async throws -> [SQLiteRow] {
         try await StoreTracing.span(system: "sqlite", namespace: namespace, sql: sql) {
-            if Self.isRead(sql) { return try await reader.query(sql, binds) }
+            if Self.isRead(sql) { return try await read(sql, binds) }
             return try await writes.run(sql, binds)
+        }
+    }
+
+    /// A SELECT on a free reader (or, if all are busy, on the first), on the blocking pool.
+    private func read(_ sql: String, _ binds: [SQLiteValue]) async throws -> [SQLiteRow] {
+        try await NIOThreadPool.singleton.runIfActive {
+            for reader in self.readers {
+                if let rows = try reader.queryIfFree(sql, binds) { return rows }
+            }
+            return try self.readers[0].query(sql, binds)
         }
     }
 
@@ -130,7 +167,7 @@ final class SQLiteDatabase: Sendable {
     /// Several writes that commit together or not at all, in the writer's next group commit.
     /// `body` runs its statements on the connection it gets (a later one may use an earlier's rows).
     func transaction<Result: Sendable>(
-        _ body: @escaping @Sendable (SQLiteConnection) async throws -> Result
+        _ body: @escaping @Sendable (SQLiteHandle) throws -> Result
     ) async throws -> Result {
         try await StoreTracing.span(system: "sqlite", namespace: namespace, sql: nil) { try await writes.unit(body) }
     }
@@ -141,27 +178,25 @@ final class SQLiteDatabase: Sendable {
         return start.count == 6 && zip(start, "SELECT".utf8).allSatisfy { ($0 & 0xDF) == $1 }
     }
 
-    /// A statement straight on the writer, outside any group commit (migrations, before requests).
-    @discardableResult
-    private func execute(_ sql: String) async throws -> [SQLiteRow] {
-        try await connection.query(sql, [])
-    }
-
     // MARK: Migrations
 
     func currentVersion() async throws -> Int {
-        try await execute(
+        try await NIOThreadPool.singleton.runIfActive { try Self.version(on: self.connection) }
+    }
+
+    private static func version(on connection: SQLiteHandle) throws -> Int {
+        try connection.query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
         )
-        let rows = try await execute("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations")
-        return Int(rows.first?.column("version")?.integer ?? 0)
+        let rows = try connection.query("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations")
+        return rows.first?.column("version")?.integer ?? 0
     }
 
     /// The recorded version, read on the reader (safe while requests write; 0 before any migration).
     func recordedVersion() async throws -> Int {
-        let tables = try await reader.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+        let tables = try await read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", [])
         guard !tables.isEmpty else { return 0 }
-        let rows = try await reader.query("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations")
+        let rows = try await read("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations", [])
         return Int(rows.first?.column("version")?.integer ?? 0)
     }
 
@@ -191,18 +226,23 @@ final class SQLiteDatabase: Sendable {
     /// Runs `statements` in one write transaction. With `unlessAt`: not when the database is at
     /// that version by the time the write lock is held, as when another process (`parley serve`
     /// and `parley mcp` starting together on the same files) migrated it meanwhile.
+    /// The transaction is one job on the blocking pool: holding the write lock while waiting for a
+    /// pool thread could starve the others' jobs, which block in the busy wait for that lock.
     private func migrationTransaction(_ statements: [String], unlessAt version: Int? = nil) async throws {
-        try await execute("BEGIN IMMEDIATE")
-        do {
-            if let version, try await currentVersion() >= version {
-                try await execute("COMMIT")
-                return
+        try await NIOThreadPool.singleton.runIfActive {
+            let connection = self.connection
+            try connection.query("BEGIN IMMEDIATE")
+            do {
+                if let version, try Self.version(on: connection) >= version {
+                    try connection.query("COMMIT")
+                    return
+                }
+                for statement in statements { try connection.query(statement) }
+                try connection.query("COMMIT")
+            } catch {
+                _ = try? connection.query("ROLLBACK")
+                throw error
             }
-            for statement in statements { try await execute(statement) }
-            try await execute("COMMIT")
-        } catch {
-            _ = try? await execute("ROLLBACK")
-            throw error
         }
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import ParleyCore
-import SQLiteNIO
 
 /// The repositories of one tenant, on that tenant's SQLite file.
 struct SQLiteTenantStore: TenantStore {
@@ -25,7 +24,7 @@ struct SQLiteTaskRepository: TaskRepository {
         // One atomic upsert hands out the user's next number; a number is never handed out twice.
         // Both statements commit together: a number is never used up by a task that was not stored.
         let rows = try await database.transaction { connection in
-            let numberRows = try await connection.query(
+            let numberRows = try connection.query(
                 """
                 INSERT INTO users (id, last_task_number, created_at) VALUES (?1, 1, ?2)
                 ON CONFLICT (id) DO UPDATE SET last_task_number = last_task_number + 1
@@ -34,13 +33,13 @@ struct SQLiteTaskRepository: TaskRepository {
                 [.text(user.rawValue), .integer(now)]
             )
             let number = try numberRows.first.map { try $0.int("last_task_number") } ?? 1
-            return try await connection.query(
+            return try connection.query(
                 """
                 INSERT INTO tasks (user_id, number, title, description, status, created_at, updated_at)
                 VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)
                 RETURNING \(Self.columns)
                 """,
-                [.text(user.rawValue), .integer(number), .text(title), description.map(SQLiteData.text) ?? .null, .integer(now)]
+                [.text(user.rawValue), .integer(number), .text(title), description.map(SQLiteValue.text) ?? .null, .integer(now)]
             )
         }
         guard let row = rows.first else { throw StoreError.corrupt(column: "tasks") }
@@ -68,7 +67,7 @@ struct SQLiteTaskRepository: TaskRepository {
 
     func update(user: UserID, id: Int, patch: TaskPatch) async throws -> TodoTask? {
         var assignments = ["updated_at = ?3"]
-        var binds: [SQLiteData] = [.text(user.rawValue), .integer(id), .integer(Clock.nowMillis())]
+        var binds: [SQLiteValue] = [.text(user.rawValue), .integer(id), .integer(Clock.nowMillis())]
         if let title = patch.title {
             binds.append(.text(title))
             assignments.append("title = ?\(binds.count)")
@@ -106,7 +105,7 @@ struct SQLiteTaskRepository: TaskRepository {
             RETURNING \(Self.columns)
             """,
             [
-                .text(user.rawValue), .integer(task.id), .text(task.title), task.description.map(SQLiteData.text) ?? .null,
+                .text(user.rawValue), .integer(task.id), .text(task.title), task.description.map(SQLiteValue.text) ?? .null,
                 .text(task.status.rawValue), .integer(Clock.millis(task.createdAt)), .integer(Clock.nowMillis()),
                 task.completedAt.map { .integer(Clock.millis($0)) } ?? .null,
             ])
@@ -139,10 +138,10 @@ struct SQLiteConversationRepository: ConversationRepository {
     func start(user: UserID, title: String, messages: [NewMessage]) async throws -> (Conversation, [Message]) {
         let now = Clock.nowMillis()
         let (conversationRows, messageRows) = try await database.transaction { connection in
-            _ = try await connection.query(
+            _ = try connection.query(
                 "INSERT INTO users (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
                 [.text(user.rawValue), .integer(now)])
-            let conversationRows = try await connection.query(
+            let conversationRows = try connection.query(
                 """
                 INSERT INTO conversations (user_id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
                 RETURNING id, title, created_at, updated_at
@@ -150,7 +149,7 @@ struct SQLiteConversationRepository: ConversationRepository {
                 [.text(user.rawValue), .text(title), .integer(now)])
             guard let id = try conversationRows.first?.int("id"), !messages.isEmpty else { return (conversationRows, [SQLiteRow]()) }
             let (sql, binds) = try Self.insertMessages(messages, conversation: id, user: user, now: now)
-            return (conversationRows, try await connection.query(sql, binds))
+            return (conversationRows, try connection.query(sql, binds))
         }
         guard let row = conversationRows.first else { throw StoreError.corrupt(column: "conversations") }
         return (try Self.conversation(row), try messageRows.map(Self.message).sorted { $0.id < $1.id })
@@ -201,8 +200,8 @@ struct SQLiteConversationRepository: ConversationRepository {
             RETURNING \(Self.messageColumns)
             """,
             [
-                .integer(id), .text(user.rawValue), .text(content), .text(calls), model.map(SQLiteData.text) ?? .null,
-                try TurnRecord.json(record).map(SQLiteData.text) ?? .null,
+                .integer(id), .text(user.rawValue), .text(content), .text(calls), model.map(SQLiteValue.text) ?? .null,
+                try TurnRecord.json(record).map(SQLiteValue.text) ?? .null,
             ])
         return try rows.first.map(Self.message)
     }
@@ -222,14 +221,14 @@ struct SQLiteConversationRepository: ConversationRepository {
     }
 
     /// The INSERT of a turn's messages, returning them.
-    static func insertMessages(_ messages: [NewMessage], conversation: Int, user: UserID, now: Int) throws -> (String, [SQLiteData]) {
-        var binds: [SQLiteData] = [.integer(conversation), .text(user.rawValue), .integer(now)]
+    static func insertMessages(_ messages: [NewMessage], conversation: Int, user: UserID, now: Int) throws -> (String, [SQLiteValue]) {
+        var binds: [SQLiteValue] = [.integer(conversation), .text(user.rawValue), .integer(now)]
         var tuples: [String] = []
         for message in messages {
             let toolCalls = try ToolCallsColumn.encode(message.toolCalls)
             binds += [
-                .text(message.role.rawValue), .text(message.content), .text(toolCalls), message.model.map(SQLiteData.text) ?? .null,
-                try TurnRecord.json(message.record).map(SQLiteData.text) ?? .null,
+                .text(message.role.rawValue), .text(message.content), .text(toolCalls), message.model.map(SQLiteValue.text) ?? .null,
+                try TurnRecord.json(message.record).map(SQLiteValue.text) ?? .null,
             ]
             let base = binds.count - 5
             tuples.append("(?1, ?2, ?\(base + 1), ?\(base + 2), ?\(base + 3), ?\(base + 4), ?\(base + 5), ?3)")
@@ -301,7 +300,7 @@ struct SQLiteFeedbackRepository: FeedbackRepository {
                 SET rating = excluded.rating, comment = excluded.comment, created_at = excluded.created_at
             RETURNING id, message_id, rating, comment, created_at
             """,
-            [.integer(messageID), .text(user.rawValue), .text(rating.rawValue), comment.map(SQLiteData.text) ?? .null,
+            [.integer(messageID), .text(user.rawValue), .text(rating.rawValue), comment.map(SQLiteValue.text) ?? .null,
              .integer(Clock.nowMillis())])
         guard let row = rows.first else { return nil }
         return Feedback(
@@ -338,7 +337,7 @@ struct SQLiteRetention: RetentionRepository {
     let database: SQLiteDatabase
 
     func purge(before cutoff: Date, dryRun: Bool) async throws -> PurgeReport {
-        let cutoff = SQLiteData.integer(Clock.millis(cutoff))
+        let cutoff = SQLiteValue.integer(Clock.millis(cutoff))
         var report = PurgeReport()
         if dryRun {
             let rows = try await database.query(
@@ -361,23 +360,23 @@ struct SQLiteRetention: RetentionRepository {
         while true {
             let batch = try await database.transaction { connection -> PurgeReport in
                 var batch = PurgeReport()
-                let doomed = try await connection.query(
+                let doomed = try connection.query(
                     "SELECT id, user_id, conversation_id FROM messages WHERE created_at < ?1 ORDER BY id LIMIT \(Retention.batchSize)",
                     [cutoff])
                 guard !doomed.isEmpty else { return batch }
                 let ids = try doomed.map { try $0.int("id") }
                 let list = ids.map(String.init).joined(separator: ",")  // integers from the database
                 batch.messages = ids.count
-                batch.feedback = try await connection.query("SELECT count(*) AS n FROM feedback WHERE message_id IN (\(list))")
+                batch.feedback = try connection.query("SELECT count(*) AS n FROM feedback WHERE message_id IN (\(list))")
                     .first?.int("n") ?? 0
-                _ = try await connection.query("DELETE FROM messages WHERE id IN (\(list))")
+                _ = try connection.query("DELETE FROM messages WHERE id IN (\(list))")
                 for row in doomed {
                     guard let user = UserID(try row.string("user_id")) else { continue }
                     batch.touched.insert(PurgeReport.Touched(user: user, conversation: try row.int("conversation_id")))
                 }
                 // Left empty, and nobody wrote to them since the cutoff (an append touches updated_at).
                 let conversations = Set(batch.touched.map(\.conversation)).map(String.init).joined(separator: ",")
-                batch.conversations = try await connection.query(
+                batch.conversations = try connection.query(
                     """
                     DELETE FROM conversations WHERE id IN (\(conversations)) AND updated_at < ?1
                       AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id) RETURNING id

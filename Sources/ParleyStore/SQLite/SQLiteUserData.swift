@@ -1,6 +1,5 @@
 import Foundation
 import ParleyCore
-import SQLiteNIO
 
 /// A user's data on their tenant's file: read whole for an export, removed in one unit of the
 /// writer's group commit for an erasure.
@@ -8,7 +7,7 @@ struct SQLiteUserData: UserDataRepository {
     let database: SQLiteDatabase
 
     func export(user: UserID) async throws -> UserData {
-        let id: [SQLiteData] = [.text(user.rawValue)]
+        let id: [SQLiteValue] = [.text(user.rawValue)]
         let tasks = try await database.query(
             "SELECT \(SQLiteTaskRepository.columns) FROM tasks WHERE user_id = ?1 ORDER BY number", id)
         let conversations = try await database.query(
@@ -30,16 +29,16 @@ struct SQLiteUserData: UserDataRepository {
 
     func erase(user: UserID) async throws -> ErasureReport {
         try await database.transaction { connection in
-            let id: [SQLiteData] = [.text(user.rawValue)]
+            let id: [SQLiteValue] = [.text(user.rawValue)]
             var report = ErasureReport()
             // Children first: nothing relies on ON DELETE CASCADE.
-            report.feedback = try await connection.query("DELETE FROM feedback WHERE user_id = ?1 RETURNING id", id).count
-            report.messages = try await connection.query("DELETE FROM messages WHERE user_id = ?1 RETURNING id", id).count
-            report.conversationIDs = try await connection.query("DELETE FROM conversations WHERE user_id = ?1 RETURNING id", id)
+            report.feedback = try connection.query("DELETE FROM feedback WHERE user_id = ?1 RETURNING id", id).count
+            report.messages = try connection.query("DELETE FROM messages WHERE user_id = ?1 RETURNING id", id).count
+            report.conversationIDs = try connection.query("DELETE FROM conversations WHERE user_id = ?1 RETURNING id", id)
                 .map { try $0.int("id") }.sorted()
             report.conversations = report.conversationIDs.count
-            report.tasks = try await connection.query("DELETE FROM tasks WHERE user_id = ?1 RETURNING number", id).count
-            _ = try await connection.query("DELETE FROM users WHERE id = ?1", id)
+            report.tasks = try connection.query("DELETE FROM tasks WHERE user_id = ?1 RETURNING number", id).count
+            _ = try connection.query("DELETE FROM users WHERE id = ?1", id)
             return report
         }
     }

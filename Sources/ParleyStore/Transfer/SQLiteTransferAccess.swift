@@ -1,6 +1,5 @@
 import Foundation
 import ParleyCore
-import SQLiteNIO
 
 /// A SQLite file's tables as plain rows.
 struct SQLiteTransferAccess: TransferAccess {
@@ -31,7 +30,7 @@ struct SQLiteTransferAccess: TransferAccess {
         try await database.transaction { connection in
             for start in stride(from: 0, to: rows.count, by: perStatement) {
                 let slice = rows[start..<min(start + perStatement, rows.count)]
-                var binds: [SQLiteData] = []
+                var binds: [SQLiteValue] = []
                 var tuples: [String] = []
                 for row in slice {
                     var placeholders: [String] = []
@@ -41,13 +40,13 @@ struct SQLiteTransferAccess: TransferAccess {
                     }
                     tuples.append("(" + placeholders.joined(separator: ", ") + ")")
                 }
-                _ = try await connection.query(
+                _ = try connection.query(
                     "INSERT INTO \(table.name) (\(table.columnList)) VALUES \(tuples.joined(separator: ", "))", binds)
             }
         }
     }
 
-    static func data(_ value: JSONValue, column: (name: String, type: TransferTable.ColumnType), table: TransferTable) throws -> SQLiteData {
+    static func data(_ value: JSONValue, column: (name: String, type: TransferTable.ColumnType), table: TransferTable) throws -> SQLiteValue {
         switch (value, column.type) {
         case (.null, _): return .null
         case (.number(let number), .integer):
@@ -70,17 +69,17 @@ struct SQLiteTransferAccess: TransferAccess {
             for table in tables where table.generated != nil {
                 let position = positions[table.name] ?? 0
                 guard position > 0 else { continue }
-                let updated = try await connection.query(
+                let updated = try connection.query(
                     "UPDATE sqlite_sequence SET seq = MAX(seq, ?1) WHERE name = ?2 RETURNING seq", [.integer(position), .text(table.name)])
                 if updated.isEmpty {
-                    _ = try await connection.query(
+                    _ = try connection.query(
                         "INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)", [.text(table.name), .integer(position)])
                 }
             }
             // The message trigger moved `updated_at` to each conversation's last message, which a
             // rename may have passed.
             for (id, time) in conversationTimes {
-                _ = try await connection.query("UPDATE conversations SET updated_at = ?1 WHERE id = ?2", [.integer(time), .integer(id)])
+                _ = try connection.query("UPDATE conversations SET updated_at = ?1 WHERE id = ?2", [.integer(time), .integer(id)])
             }
         }
     }

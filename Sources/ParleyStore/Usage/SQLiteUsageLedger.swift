@@ -1,6 +1,5 @@
 import Foundation
 import ParleyCore
-import SQLiteNIO
 
 /// Usage in the control database: one process, and every write in the writer's queue, so a
 /// reservation's read, check and count cannot interleave with another's.
@@ -8,14 +7,14 @@ struct SQLiteUsageLedger: UsageLedger {
     let database: SQLiteDatabase
 
     func reserve(tenant: TenantID, user: UserID, month: UsageMonth, limits: BudgetLimits) async throws -> BudgetReservation {
-        let binds: [SQLiteData] = [.text(tenant.rawValue), .text(month.description), .text(user.rawValue)]
+        let binds: [SQLiteValue] = [.text(tenant.rawValue), .text(month.description), .text(user.rawValue)]
         return try await database.transaction { connection in
-            _ = try await connection.query(
+            _ = try connection.query(
                 """
                 INSERT INTO model_usage (tenant, month, user_id, provider, model) VALUES (?1, ?2, '', '', ''), (?1, ?2, ?3, '', '')
                 ON CONFLICT DO NOTHING
                 """, binds)
-            let rows = try await connection.query(
+            let rows = try connection.query(
                 """
                 SELECT user_id, completions, input_tokens, output_tokens FROM model_usage
                 WHERE tenant = ?1 AND month = ?2 AND provider = '' AND model = '' AND user_id IN ('', ?3)
@@ -28,7 +27,7 @@ struct SQLiteUsageLedger: UsageLedger {
                 if try row.string("user_id").isEmpty { tenantCounts = counts } else { userCounts = counts }
             }
             if let refusal = limits.refusal(tenant: tenantCounts, user: userCounts, month: month) { return .exhausted(refusal) }
-            _ = try await connection.query(
+            _ = try connection.query(
                 """
                 UPDATE model_usage SET completions = completions + 1
                 WHERE tenant = ?1 AND month = ?2 AND provider = '' AND model = '' AND user_id IN ('', ?3)
@@ -42,7 +41,7 @@ struct SQLiteUsageLedger: UsageLedger {
             var totals: [TenantID: Int] = [:]
             for (tenant, batch) in deltas {
                 for (key, counts) in UsageRow.increments(batch) {
-                    _ = try await connection.query(
+                    _ = try connection.query(
                         """
                         INSERT INTO model_usage (tenant, month, user_id, provider, model, completions, input_tokens, output_tokens)
                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -55,7 +54,7 @@ struct SQLiteUsageLedger: UsageLedger {
                             .integer(counts.completions), .integer(counts.inputTokens), .integer(counts.outputTokens),
                         ])
                 }
-                let rows = try await connection.query(
+                let rows = try connection.query(
                     """
                     SELECT input_tokens + output_tokens AS tokens FROM model_usage
                     WHERE tenant = ?1 AND month = ?2 AND user_id = '' AND provider = '' AND model = ''
