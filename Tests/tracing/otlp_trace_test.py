@@ -342,8 +342,8 @@ mcp_env.update({"PARLEY_MCP_PORT": str(mcp_port)})
 remote_env = tracing_env("parley", capture=True)
 remote_env.update({"PARLEY_MCP_URL": f"http://127.0.0.1:{mcp_port}/mcp"})
 remote = Parley("parley-remote-tools", BINARY, ["serve"], env=remote_env)
-# One after the other: both open the same SQLite files, and two processes creating and migrating a
-# fresh file at the same instant can see "database is locked" (a known startup race).
+# One after the other, as an operator starts them: ready means the shared SQLite files exist and are
+# migrated. (Two processes opening one new file at the same instant: SQLiteHandleTests.)
 remote.wait_ready(healthy(remote))
 mcp = Process("parley-mcp", [BINARY, "mcp"], env={**os.environ, **mcp_env})
 mcp.wait_ready(lambda: request("POST", f"http://127.0.0.1:{mcp_port}/mcp")[0] in (400, 401, 406))
