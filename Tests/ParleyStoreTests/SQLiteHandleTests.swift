@@ -7,8 +7,12 @@ import Testing
 /// Parley's own SQLite connection: values round-trip exactly, statements are kept and reused,
 /// errors say what SQLite said, and two processes may open a new file at the same time.
 @Suite("SQLite handle")
-struct SQLiteHandleTests {
+final class SQLiteHandleTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-handle-\(UUID().uuidString)")
+
+    deinit {
+        try? FileManager.default.removeItem(at: directory)
+    }
 
     private func open() throws -> SQLiteHandle {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
