@@ -80,11 +80,19 @@ final class SQLiteHandleTests {
             Issue.record("a duplicate name was stored")
         } catch {
             #expect(error.isConstraint)
+            #expect(error.isUniqueViolation)
             #expect(error.code == 2067)  // SQLITE_CONSTRAINT_UNIQUE
             #expect(error.message.contains("UNIQUE"))
         }
         // The kept statement failed, was reset and works again.
         try handle.query(insert, [.text("free")])
+        do {
+            try handle.query("INSERT INTO items (id, name) VALUES (NULL, NULL)")
+            Issue.record("a NULL name was stored")
+        } catch {
+            #expect(error.isConstraint)
+            #expect(!error.isUniqueViolation)
+        }
         do {
             try handle.query("SELECT * FROM nowhere")
             Issue.record("a missing table was read")

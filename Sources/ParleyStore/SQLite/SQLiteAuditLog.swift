@@ -16,7 +16,7 @@ struct SQLiteAuditLog: AuditLogRepository {
         for attempt in 1... {
             do {
                 return try await appendOnce(events)
-            } catch let failure as SQLiteFailure where failure.isConstraint && attempt < 100 {
+            } catch let failure as SQLiteFailure where failure.isUniqueViolation && attempt < 100 {
                 // Another writer took this place in the chain: chain again, after a moment so
                 // two busy writers do not keep colliding.
                 try await Task.sleep(for: .microseconds(Int.random(in: 100...2_000)))

@@ -134,9 +134,11 @@ final class SQLiteDatabase: Sendable {
 
     deinit {
         // A database dropped without close() (a provider that was never shut down) still
-        // releases its file.
-        for reader in readers { reader.close() }
-        connection.close()
+        // releases its file, on the pool: the last close checkpoints the WAL (disk I/O).
+        let handles = readers + [connection]
+        NIOThreadPool.singleton.submit { _ in
+            for handle in handles { handle.close() }
+        }
     }
 
     /// Runs one statement: a SELECT on the reader, anything else in the writer's next group commit.

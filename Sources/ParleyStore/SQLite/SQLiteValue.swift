@@ -56,6 +56,8 @@ struct SQLiteFailure: Error, CustomStringConvertible, Sendable {
     var primaryCode: Int32 { code & 0xFF }
     /// A constraint failed (UNIQUE, NOT NULL, CHECK, FOREIGN KEY, a trigger's RAISE(ABORT)).
     var isConstraint: Bool { primaryCode == 19 }
+    /// A UNIQUE or PRIMARY KEY constraint failed (another row holds the value).
+    var isUniqueViolation: Bool { code == 2067 || code == 1555 }
     /// `SQLITE_ERROR`: a plain SQL error (no such table, a syntax error).
     var isPlainError: Bool { primaryCode == 1 }
     /// `SQLITE_BUSY`: another connection holds the lock past the busy timeout.
