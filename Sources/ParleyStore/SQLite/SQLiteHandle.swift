@@ -3,9 +3,9 @@ import VaporCSQLite
 
 /// One connection to a SQLite file, on SQLite's C API, keeping its prepared statements.
 ///
-/// Parsing and planning a statement cost about as much as running it for Parley's short
-/// statements, and a turn runs the same few statements again and again: each is prepared once
-/// per connection and reset after use. Calls are synchronous and block; they belong on the
+/// Parsing and planning were about a quarter of the SQLite work of Parley's short statements,
+/// and a turn runs the same few statements again and again: each is prepared once per
+/// connection and reset after use. Calls are synchronous and block; they belong on the
 /// blocking pool (`SQLiteDatabase` puts them there), never on an event loop. Calls from several
 /// threads are serialized; a caller that needs several statements in a row without anyone else's
 /// in between (a transaction) must be the connection's only user, as the group commit's writer is.
